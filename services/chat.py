@@ -1,0 +1,137 @@
+"""The one entry point pages (and any API) use to talk: validate, persist first, then generate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.context import build_prompt, visible_history
+from services.generation import Generation, GenerationHub
+from services.llm import Backend
+from services.models import Conversation, Message, Status
+from services.settings import Settings
+from services.store import Store
+
+TITLE_CHARS = 60
+
+
+class ChatError(ValueError):
+    """A request we refuse, with a message fit to show as is."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    conversation: Conversation
+    user_message: Message | None
+    assistant_message: Message
+    generation: Generation
+
+
+def make_title(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+class ChatService:
+    """Owns the rules; the store owns rows; the hub owns running answers."""
+
+    def __init__(self, store: Store, hub: GenerationHub, backend: Backend, settings: Settings) -> None:
+        self.store = store
+        self.hub = hub
+        self.backend = backend
+        self.settings = settings
+
+    def validate(self, text: str) -> str:
+        if not text.strip():
+            raise ChatError("Type a message first.")
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            raise ChatError(
+                f"Your message is {len(text):,} characters; the limit is {limit:,}. Shorten it or split it up."
+            )
+        return text.strip("\n")
+
+    async def send(self, owner: str, conversation_id: str | None, text: str, stream: bool = True) -> Sent:
+        """The user's message is committed before anything goes upstream, so it is never lost."""
+        text = self.validate(text)
+        conv = await self.store.get_conversation(owner, conversation_id) if conversation_id else None
+        if conv is None:
+            conv = await self.store.create_conversation(owner, make_title(text))
+        elif conv.title == "New chat":
+            await self.store.touch_conversation(owner, conv.id, title=make_title(text))
+        if self.busy(owner, conv.id):
+            raise ChatError("Wait for the current answer to finish, or press Stop.")
+        user = await self.store.add_message(Message(conversation_id=conv.id, owner=owner, role="user", content=text))
+        await self.store.touch_conversation(owner, conv.id)
+        assistant, gen = await self._answer(owner, conv.id, user.id, stream)
+        return Sent(conv, user, assistant, gen)
+
+    async def retry(self, owner: str, message_id: int, stream: bool = True) -> Sent:
+        """Re-run a failed, stopped or interrupted answer in place."""
+        msg = await self._own_answer(owner, message_id)
+        conv = await self.store.get_conversation(owner, msg.conversation_id)
+        assert conv is not None
+        await self.store.update_message(owner, msg.id, content="", status=Status.STREAMING, error="", finish_reason="")
+        msg.content, msg.status, msg.error = "", Status.STREAMING, ""
+        gen = await self._generate(owner, conv.id, msg, stream)
+        return Sent(conv, None, msg, gen)
+
+    async def regenerate(self, owner: str, message_id: int, stream: bool = True) -> Sent:
+        """A new version of an answer; the earlier ones stay reachable."""
+        msg = await self._own_answer(owner, message_id)
+        conv = await self.store.get_conversation(owner, msg.conversation_id)
+        assert conv is not None and msg.reply_to is not None
+        assistant, gen = await self._answer(owner, conv.id, msg.reply_to, stream)
+        return Sent(conv, None, assistant, gen)
+
+    def stop(self, owner: str, message_id: int) -> bool:
+        gen = self.hub.get(owner, message_id)
+        if gen is None:
+            return False
+        gen.stop()
+        return True
+
+    def busy(self, owner: str, conversation_id: str) -> bool:
+        return bool(self.hub.for_conversation(owner, conversation_id))
+
+    async def _own_answer(self, owner: str, message_id: int) -> Message:
+        msg = await self.store.get_message(owner, message_id)
+        if msg is None or msg.role != "assistant":
+            raise ChatError("That answer no longer exists.")
+        if self.hub.get(owner, message_id) is not None or self.busy(owner, msg.conversation_id):
+            raise ChatError("Wait for the current answer to finish, or press Stop.")
+        return msg
+
+    async def _answer(
+        self, owner: str, conversation_id: str, reply_to: int | None, stream: bool
+    ) -> tuple[Message, Generation]:
+        assistant = await self.store.add_message(
+            Message(
+                conversation_id=conversation_id,
+                owner=owner,
+                role="assistant",
+                status=Status.STREAMING,
+                reply_to=reply_to,
+                model=self.backend.model,
+            )
+        )
+        return assistant, await self._generate(owner, conversation_id, assistant, stream)
+
+    async def _generate(self, owner: str, conversation_id: str, assistant: Message, stream: bool) -> Generation:
+        """The prompt is the visible history up to the question this answer replies to."""
+        history = await self.store.list_messages(owner, conversation_id)
+        upto = [
+            m for m in history if m.id is not None and assistant.reply_to is not None and m.id <= assistant.reply_to
+        ]
+        prompt = build_prompt(self.settings.system_prompt, visible_history(upto), self.settings.context_token_budget)
+        assert assistant.id is not None
+        gen = Generation(
+            owner=owner,
+            conversation_id=conversation_id,
+            message_id=assistant.id,
+            backend=self.backend,
+            prompt=prompt,
+            stream=stream,
+            store=self.store,
+            settings=self.settings,
+        )
+        return self.hub.start(gen)

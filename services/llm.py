@@ -1,0 +1,124 @@
+"""One `openai` SDK client for every backend: Azure OpenAI, OpenAI-compatible, or the embedded model."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from openai import AsyncAzureOpenAI, AsyncOpenAI
+
+from services.errors import BackendFacts
+from services.settings import Settings
+
+AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+@dataclass
+class Backend:
+    """A ready client plus what the page shows about it."""
+
+    client: AsyncOpenAI
+    model: str
+    label: str
+    facts: BackendFacts
+    request_options: dict[str, Any] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+        for close in self.closers:
+            await close()
+
+
+def load_credential(spec: str) -> Any:
+    """`module:callable` builds the credential; empty means DefaultAzureCredential (keyless)."""
+    if spec:
+        module_name, _, attr = spec.partition(":")
+        return getattr(importlib.import_module(module_name), attr)()
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def azure_backend(settings: Settings, credential: Any | None = None) -> Backend:
+    """Keyless (Entra ID) unless an API key is set; classic path with an api-version, v1 without."""
+    endpoint = settings.azure_openai_endpoint.rstrip("/")
+    deployment = settings.azure_openai_deployment
+    key = settings.azure_openai_api_key
+    closers: list[Callable[[], Awaitable[None]]] = []
+    token_provider = None
+    if not key:
+        from azure.identity.aio import get_bearer_token_provider
+
+        credential = credential if credential is not None else load_credential(settings.azure_credential)
+        token_provider = get_bearer_token_provider(credential, AZURE_SCOPE)
+        if hasattr(credential, "close"):
+            closers.append(credential.close)
+    common: dict[str, Any] = {"max_retries": 0, "timeout": 60.0}
+    if settings.azure_openai_api_version:
+        client: AsyncOpenAI = AsyncAzureOpenAI(
+            azure_endpoint=endpoint,
+            azure_deployment=deployment,
+            api_version=settings.azure_openai_api_version,
+            api_key=key or None,
+            azure_ad_token_provider=token_provider,
+            **common,
+        )
+        path = "classic API"
+    else:
+        client = AsyncOpenAI(
+            base_url=f"{endpoint}/openai/v1/",
+            api_key=key or token_provider,
+            default_headers={"api-key": key} if key else None,
+            **common,
+        )
+        path = "v1 API"
+    auth = "API key" if key else "Entra ID"
+    return Backend(
+        client=client,
+        model=deployment,
+        label=f"Azure OpenAI · {deployment} ({auth}, {path})",
+        facts=BackendFacts("azure", deployment, "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT", keyless=not key),
+        closers=closers,
+    )
+
+
+def openai_backend(settings: Settings) -> Backend:
+    """OpenAI itself, or any server that speaks its API (Ollama, vLLM, LM Studio, llama.cpp)."""
+    model = settings.openai_model or "gpt-4o-mini"
+    client = AsyncOpenAI(
+        base_url=settings.openai_base_url or None,
+        api_key=settings.openai_api_key or "not-needed",
+        max_retries=0,
+        timeout=60.0,
+    )
+    where = settings.openai_base_url or "OpenAI"
+    return Backend(
+        client=client,
+        model=model,
+        label=f"{model} · {where}",
+        facts=BackendFacts("openai", model, "OPENAI_API_KEY", "OPENAI_MODEL"),
+    )
+
+
+def local_backend(base_url: str, api_key: str, model_name: str, max_tokens: int) -> Backend:
+    """The embedded llama.cpp server on loopback, guarded by a random key."""
+    client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key=api_key, max_retries=0, timeout=120.0)
+    return Backend(
+        client=client,
+        model=model_name,
+        label=f"{model_name} · embedded, offline",
+        facts=BackendFacts("local", model_name, "LOCAL_MODEL_PATH", "LOCAL_MODEL_PATH"),
+        request_options={"max_tokens": max_tokens},
+    )
+
+
+def provider_kind(settings: Settings) -> str:
+    """Azure first, then OpenAI-compatible, then the embedded model."""
+    if settings.azure_openai_endpoint:
+        return "azure"
+    if settings.openai_base_url or settings.openai_api_key:
+        return "openai"
+    return "local"
