@@ -111,7 +111,13 @@ def local_backend(base_url: str, api_key: str, model_name: str, max_tokens: int)
         model=model_name,
         label=f"{model_name} · embedded, offline",
         facts=BackendFacts("local", model_name, "LOCAL_MODEL_PATH", "LOCAL_MODEL_PATH"),
-        request_options={"max_tokens": max_tokens},
+        # A 135M model rambles and repeats at default sampling; these keep it on topic.
+        request_options={
+            "max_tokens": max_tokens,
+            "temperature": 0.3,
+            "top_p": 0.9,
+            "extra_body": {"repeat_penalty": 1.15},
+        },
     )
 
 

@@ -1,0 +1,70 @@
+"""The message box: Enter sends, Shift+Enter adds a line, Stop replaces Send while answering."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from nicegui import ui
+from nicegui.events import GenericEventArguments
+
+# Enter without Shift (and not while an IME is composing) sends; the default newline is suppressed.
+ENTER_SENDS = """(e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); emit({key: 'send', text: e.target.value}); }
+  else if (e.key === 'Escape') { emit({key: 'stop'}); }
+}"""
+
+
+class Composer(ui.element):
+    """Keeps the typed text until the send really happened, so nothing is lost on an error."""
+
+    def __init__(self, on_send: Callable[[str], Awaitable[bool]], on_stop: Callable[[], None]) -> None:
+        super().__init__("div")
+        self._on_send, self._on_stop = on_send, on_stop
+        self.generating = False
+        self.classes("composer w-full max-w-3xl mx-auto")
+        with self, ui.row().classes("w-full items-end no-wrap gap-2"):
+            self.input = (
+                ui.textarea(placeholder="Ask anything — Enter to send, Shift+Enter for a new line")
+                .props('outlined autogrow dense aria-label=Message input-class="composer-input" rows=1')
+                .classes("flex-grow")
+            )
+            self.input.on("keydown", self._key, js_handler=ENTER_SENDS)
+            self.input.on_value_change(lambda _e: self._refresh())
+            self.send_btn = ui.button(icon="arrow_upward", on_click=self.send).props("round unelevated aria-label=Send")
+            self.send_btn.tooltip("Send (Enter)")
+            self.stop_btn = ui.button(icon="stop", on_click=self._stop).props(
+                "round unelevated color=negative aria-label=Stop"
+            )
+            self.stop_btn.tooltip("Stop (Esc)")
+        self._refresh()
+
+    async def _key(self, event: GenericEventArguments) -> None:
+        args = event.args if isinstance(event.args, dict) else {}
+        if args.get("key") == "send":
+            self.input.value = str(args.get("text", self.input.value or ""))
+            await self.send()
+        elif args.get("key") == "stop":
+            self._stop()
+
+    async def send(self) -> None:
+        text = self.input.value or ""
+        if self.generating or not text.strip():
+            return
+        self.set_generating(True)
+        if await self._on_send(text):
+            self.input.value = ""
+        else:
+            self.set_generating(False)
+
+    def _stop(self) -> None:
+        if self.generating:
+            self._on_stop()
+
+    def set_generating(self, generating: bool) -> None:
+        self.generating = generating
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.send_btn.set_visibility(not self.generating)
+        self.stop_btn.set_visibility(self.generating)
+        self.send_btn.set_enabled(bool((self.input.value or "").strip()) and not self.generating)

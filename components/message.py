@@ -1,0 +1,186 @@
+"""One chat bubble: the user's text, or an assistant answer that may still be streaming."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nicegui import ui
+
+from components.markdown_view import MarkdownView
+from services.generation import Generation
+from services.models import Message, Status
+from services.publisher import Event
+
+Action = Callable[[Message], Awaitable[None]]
+
+PHASE_TEXT = {
+    "connecting": "Connecting…",
+    "waiting": "Thinking…",
+    "streaming": "",
+}
+RETRYABLE = {Status.ERROR, Status.STOPPED, Status.INTERRUPTED, Status.FILTERED}
+
+
+class UserMessage(ui.element):
+    """The question exactly as typed: shown as text, never interpreted as markdown or HTML."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__("div")
+        self.props(f"data-role=user data-status={message.status} data-message-id={message.id}")
+        self.classes("msg msg-user self-end")
+        with self:
+            ui.label(message.content).classes("whitespace-pre-wrap break-words")
+
+
+class AssistantMessage(ui.element):
+    """An answer: markdown body, live status line, error note and actions.
+
+    It subscribes to the running Generation (if any) after the browser is connected, taking the
+    snapshot and the live deltas in one step, so a reload neither loses nor doubles a token.
+    """
+
+    def __init__(
+        self,
+        message: Message,
+        *,
+        versions: list[Message],
+        is_last: bool,
+        on_retry: Action,
+        on_regenerate: Action,
+        on_version: Action,
+    ) -> None:
+        super().__init__("div")
+        self.message = message
+        self.versions = versions
+        self.is_last = is_last
+        self._on_retry, self._on_regenerate, self._on_version = on_retry, on_regenerate, on_version
+        self._unsubscribe: Callable[[], None] | None = None
+        self._on_final: Callable[[], None] | None = None
+        self._phase_started = time.time()
+        self._phase = ""
+        self.classes("msg msg-assistant")
+        self.props(f"data-role=assistant data-message-id={message.id}")
+        with self:
+            self.body = MarkdownView(message.content)
+            self.status_line = ui.label("").classes("msg-status").props("role=status aria-live=polite")
+            self.note = ui.label(message.error).classes("msg-note")
+            with ui.row().classes("msg-actions items-center gap-1") as self.actions:
+                self._build_actions()
+        self._ticker = ui.timer(1.0, self._tick, active=False)
+        self._set_status(Status(message.status), message.error)
+
+    # live updates --------------------------------------------------------------------------
+
+    def attach(self, generation: Generation, on_final: Callable[[], None] | None = None) -> None:
+        """Snapshot then live events; detaches by itself when the element goes away."""
+        self.detach()
+        self._on_final = on_final
+        snapshot, self._unsubscribe = generation.publisher.subscribe(self._on_event)
+        self.body.reset(snapshot.text)
+        if snapshot.final:
+            self.body.finish()
+            self._set_status(Status(snapshot.phase), snapshot.detail)
+            if on_final is not None:
+                on_final()
+        else:
+            self._phase_started = generation.started_at
+            self._set_phase(snapshot.phase, snapshot.detail)
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _handle_delete(self) -> None:
+        self.detach()
+        super()._handle_delete()
+
+    def _on_event(self, event: Event) -> None:
+        if self.is_deleted:
+            self.detach()
+            return
+        if event.delta:
+            self.body.push(event.delta)
+        if event.final:
+            self.body.finish()
+            self.message.content = self.body.text
+            self._unsubscribe = None
+            self._set_status(Status(event.phase), event.detail)
+            if self._on_final is not None:
+                self._on_final()
+        elif event.phase:
+            self._set_phase(event.phase, event.detail)
+
+    def _set_phase(self, phase: str, detail: str) -> None:
+        if phase != self._phase and phase in ("waiting", "connecting"):
+            self._phase_started = time.time()
+        self._phase = phase
+        self._set_attr("data-status", Status.STREAMING)
+        self._set_attr("data-phase", phase)
+        self.status_line.text = detail or PHASE_TEXT.get(phase, "")
+        self.status_line.classes(replace="msg-status thinking" if phase in ("connecting", "waiting") else "msg-status")
+        self._ticker.active = phase in ("connecting", "waiting")
+        self.note.text = ""
+        self._tick()
+        self._refresh_actions(streaming=True)
+
+    def _tick(self) -> None:
+        """Counts seconds while nothing has arrived yet, so a slow model never looks frozen."""
+        if self._phase not in ("connecting", "waiting"):
+            return
+        elapsed = int(time.time() - self._phase_started)
+        label = PHASE_TEXT[self._phase]
+        self.status_line.text = f"{label} {elapsed} s" if elapsed >= 1 else label
+
+    def _set_status(self, status: Status, note: str) -> None:
+        self.message.status, self.message.error = status, note
+        self._phase = ""
+        self._ticker.active = False
+        self._set_attr("data-status", status)
+        self._set_attr("data-phase", status)
+        self.status_line.text = "Generating…" if status == Status.STREAMING else ""
+        self.status_line.classes(replace="msg-status")
+        labels = {Status.STOPPED: "Stopped.", Status.INTERRUPTED: note or "Interrupted."}
+        self.note.text = note if status != Status.STOPPED else labels[Status.STOPPED]
+        kind = "error" if status in (Status.ERROR, Status.FILTERED, Status.INTERRUPTED) else "info"
+        self.note.classes(replace=f"msg-note msg-note-{kind}")
+        self.note.set_visibility(bool(self.note.text))
+        self._refresh_actions(streaming=status == Status.STREAMING)
+
+    def _set_attr(self, name: str, value: Any) -> None:
+        if self._props.get(name) != value:
+            self._props[name] = str(value)
+            self.update()
+
+    # actions -------------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        self.copy_btn = ui.button(icon="content_copy", on_click=self._copy).props("flat dense round aria-label=Copy")
+        self.copy_btn.tooltip("Copy")
+        self.retry_btn = ui.button("Retry", icon="refresh", on_click=lambda: self._on_retry(self.message))
+        self.retry_btn.props("flat dense no-caps color=negative")
+        self.regen_btn = ui.button(icon="autorenew", on_click=lambda: self._on_regenerate(self.message))
+        self.regen_btn.props("flat dense round aria-label=Regenerate").tooltip("Regenerate")
+        if len(self.versions) > 1:
+            index = next((i for i, v in enumerate(self.versions) if v.id == self.message.id), len(self.versions) - 1)
+            prev_v = self.versions[index - 1] if index > 0 else None
+            next_v = self.versions[index + 1] if index + 1 < len(self.versions) else None
+            with ui.row().classes("items-center gap-0 msg-versions"):
+                ui.button("‹", on_click=lambda: prev_v and self._on_version(prev_v)).props(
+                    "flat dense aria-label='Previous version'"
+                ).set_enabled(prev_v is not None)
+                ui.label(f"{index + 1}/{len(self.versions)}").classes("text-xs").props("data-testid=version")
+                ui.button("›", on_click=lambda: next_v and self._on_version(next_v)).props(
+                    "flat dense aria-label='Next version'"
+                ).set_enabled(next_v is not None)
+
+    def _refresh_actions(self, streaming: bool) -> None:
+        self.copy_btn.set_visibility(not streaming and bool(self.body.text))
+        self.retry_btn.set_visibility(not streaming and self.message.status in RETRYABLE)
+        self.regen_btn.set_visibility(not streaming and self.is_last and self.message.status not in RETRYABLE)
+
+    def _copy(self) -> None:
+        ui.clipboard.write(self.body.text)
+        ui.notify("Copied", type="positive", timeout=1000)

@@ -1,0 +1,52 @@
+"""Page-wide look and the one small script the chat needs (stick to the bottom while streaming)."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+CSS = """
+body { font-size: 15px; }
+.thread { max-width: 48rem; margin: 0 auto; width: 100%; padding: 1rem 1rem 2rem; gap: 1.1rem; }
+.msg { max-width: 100%; line-height: 1.6; overflow-wrap: anywhere; }
+.msg-user { align-self: flex-end; max-width: 80%; background: #eef2f7; color: #111827;
+  border-radius: 1.1rem; padding: .55rem 1rem; }
+body.body--dark .msg-user { background: #2b3340; color: #e5e7eb; }
+.msg-assistant { align-self: stretch; min-width: 0; overflow-wrap: anywhere; }
+.msg-status { font-size: .85rem; opacity: .7; min-height: 0; }
+.msg-status:empty { display: none; }
+.msg-status.thinking::before { content: ""; display: inline-block; width: .55rem; height: .55rem;
+  margin-right: .45rem; border-radius: 50%; background: currentColor; animation: sc-pulse 1s infinite; }
+@keyframes sc-pulse { 0%,100% { opacity: .2 } 50% { opacity: 1 } }
+.msg-note { font-size: .9rem; border-radius: .5rem; padding: .4rem .7rem; margin-top: .3rem; }
+.msg-note-error { background: #fdecec; color: #8a1c1c; }
+.msg-note-info { background: #f1f5f9; color: #334155; }
+body.body--dark .msg-note-error { background: #3b1d1d; color: #fecaca; }
+body.body--dark .msg-note-info { background: #1f2937; color: #cbd5e1; }
+.msg-actions { min-height: 0; opacity: .75; }
+.composer { padding: .5rem 1rem 1rem; }
+.sidebar .conv-item { display: block; width: 100%; padding: .45rem .6rem; border-radius: .4rem;
+  color: inherit; text-decoration: none; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.sidebar .conv-item:hover { background: rgba(127,127,127,.12); }
+.sidebar .conv-item-active { background: rgba(127,127,127,.2); font-weight: 600; }
+.model-chip { font-size: .8rem; }
+.welcome { margin: 12vh auto 0; text-align: center; max-width: 36rem; opacity: .85; }
+"""
+
+# Follows new text only while the reader is already at the bottom; scrolling up stops following.
+STICK_TO_BOTTOM = """
+<script>
+(() => {
+  let follow = true;
+  addEventListener('scroll', () => {
+    follow = innerHeight + scrollY >= document.body.scrollHeight - 80;
+  }, {passive: true});
+  new MutationObserver(() => { if (follow) scrollTo(0, document.body.scrollHeight); })
+    .observe(document.body, {childList: true, subtree: true, characterData: true});
+})();
+</script>
+"""
+
+
+def add_theme() -> None:
+    ui.add_css(CSS)
+    ui.add_body_html(STICK_TO_BOTTOM)
