@@ -9,7 +9,9 @@ from nicegui.events import GenericEventArguments
 
 # Enter without Shift (and not while an IME is composing) sends; the default newline is suppressed.
 ENTER_SENDS = """(e) => {
-  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); emit({key: 'send', text: e.target.value}); }
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault(); emit({key: 'send', text: e.target.value});
+  }
   else if (e.key === 'Escape') { emit({key: 'stop'}); }
 }"""
 
