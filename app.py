@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     # NiceGUI reads this at import: per-user preferences live beside the database.
     os.environ.setdefault("NICEGUI_STORAGE_PATH", str((settings.streamchat_data_dir / "nicegui").resolve()))
 
-    from nicegui import app, ui
+    from nicegui import Client, app, ui
 
     from components.chat_page import register_pages
     from services.runtime import build_context, storage_secret
@@ -33,6 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     ctx = build_context(settings)
     logging.getLogger("streamchat").info("answering with %s", ctx.backend.label)
     register_pages(ctx)
+
+    @app.get("/api/stats")
+    def stats() -> dict[str, int]:
+        """Counts only (no content): lets operators and the leak test see that nothing piles up."""
+        return {**ctx.hub.stats(), "clients": len(Client.instances), "tasks": len(asyncio.all_tasks())}
+
     app.on_shutdown(ctx.close)
     ui.run(
         host=args.host,

@@ -247,9 +247,12 @@ class GenerationHub:
     def for_conversation(self, owner: str, conversation_id: str) -> list[Generation]:
         return [g for g in self._active.values() if g.owner == owner and g.conversation_id == conversation_id]
 
-    @property
-    def active_count(self) -> int:
-        return len(self._active)
+    def stats(self) -> dict[str, int]:
+        """Counts for the leak check: what is running and who is listening."""
+        return {
+            "generations": len(self._active),
+            "subscribers": sum(g.publisher.subscriber_count for g in self._active.values()),
+        }
 
     async def shutdown(self) -> None:
         """On app exit, stop what is running and let each save its final row."""
