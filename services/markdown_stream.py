@@ -1,0 +1,472 @@
+"""Incremental markdown rendering for one growing text (an answer being streamed).
+
+The client holds two HTML strings: *committed* (finished top-level blocks, append-only) and *tail*
+(the open blocks at the end). Each ``feed`` returns a small :class:`Patch`:
+
+1. ``reset``: clear both strings (only when reference-style link definitions appear: they change
+   how earlier blocks render, so we fall back to re-rendering everything — correct, not cheap);
+2. ``move``: the first ``move`` UTF-16 units of the tail are final as shown; move them to committed;
+3. ``commit``: HTML appended to committed (a block whose final HTML differs from what the tail
+   showed, e.g. a code block that is highlighted once it closes);
+4. ``splice`` ``(at, delete, insert)``: ``tail = tail[:at] + insert + tail[at + delete:]``.
+
+Offsets are UTF-16 code units because the client is JavaScript. Why this costs O(n):
+
+* a top-level block is *finished* once a later top-level block has started on a complete line
+  (for tables: once their delimiter row is complete too); finished blocks are rendered exactly
+  once and usually cost nothing to send (``move``);
+* only the tail is parsed again per feed, and the tail is sent as a common-prefix/suffix splice;
+* an open fenced code block streams its new lines as escaped text (no parse, no highlighting) and
+  is replaced once by the highlighted version when it closes;
+* an open top-level list re-parses only its last item, not the whole list.
+
+The displayed tail may differ from the exact render while it is open (plain code, list tightness);
+``finish()`` always ends with exactly ``render_markdown(text)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.markdown_render import (
+    CODE_FOOT,
+    closing_fence_re,
+    code_head,
+    fence_lang,
+    normalize,
+    render_block_source,
+    render_list_item,
+    render_markdown,
+    sanitize,
+    structure_parse,
+)
+
+__all__ = ["MarkdownStream", "Patch", "apply_patch", "u16len"]
+
+
+def u16len(s: str) -> int:
+    """Length in UTF-16 code units (JavaScript string length)."""
+    return len(s) if s.isascii() else len(s.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class Patch:
+    """What changed in the client's HTML; see the module docstring for the order of operations."""
+
+    reset: bool = False
+    move: int = 0
+    commit: str = ""
+    splice: tuple[int, int, str] | None = None
+    final: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to send."""
+        return not (self.reset or self.move or self.commit or self.splice or self.final)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Compact JSON-able form: keys ``r`` reset, ``m`` move, ``c`` commit, ``t`` splice, ``f`` final.
+
+        Keys are left out when they have their default value (this is sent once per flush).
+        """
+        d: dict[str, Any] = {}
+        if self.reset:
+            d["r"] = 1
+        if self.move:
+            d["m"] = self.move
+        if self.commit:
+            d["c"] = self.commit
+        if self.splice is not None:
+            d["t"] = list(self.splice)
+        if self.final:
+            d["f"] = 1
+        return d
+
+    def to_json(self) -> str:
+        """The patch as compact JSON."""
+        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _u16_slice(s: str, a: int, b: int | None = None) -> str:
+    if s.isascii():
+        return s[a:b]
+    e = s.encode("utf-16-le")
+    return e[2 * a : None if b is None else 2 * b].decode("utf-16-le")
+
+
+def apply_patch(committed: str, tail: str, patch: Patch | dict[str, Any]) -> tuple[str, str]:
+    """Reference client: apply a patch to (committed, tail), exactly as the browser code does."""
+    d = patch.as_dict() if isinstance(patch, Patch) else patch
+    if d.get("r"):
+        committed, tail = "", ""
+    if d.get("m"):
+        committed += _u16_slice(tail, 0, d["m"])
+        tail = _u16_slice(tail, d["m"])
+    committed += d.get("c", "")
+    if "t" in d:
+        at, delete, ins = d["t"]
+        tail = _u16_slice(tail, 0, at) + ins + _u16_slice(tail, at + delete)
+    return committed, tail
+
+
+def _common_prefix(a: str, b: str) -> int:
+    lo, hi = 0, min(len(a), len(b))
+    if a[:hi] == b[:hi]:
+        return hi
+    while hi - lo > 1:  # invariant: a[:lo] == b[:lo] and a[:hi] != b[:hi]
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    lo, hi = 0, limit
+    if hi and a[len(a) - hi :] == b[len(b) - hi :]:
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _diff(old: str, new: str) -> tuple[int, int, str] | None:
+    """Smallest single splice turning old into new (UTF-16 offsets)."""
+    if old == new:
+        return None
+    p = _common_prefix(old, new)
+    s = _common_suffix(old, new, min(len(old), len(new)) - p)
+    return u16len(old[:p]), u16len(old[p : len(old) - s]), new[p : len(new) - s]
+
+
+def _line_offsets(src: str) -> list[int]:
+    return [0, *(m.end() for m in re.finditer("\n", src))]
+
+
+_BLANK = re.compile(r"[ \t]*$")
+
+
+@dataclass
+class _Fence:
+    """An open top-level fenced code block being streamed as plain text."""
+
+    char: str
+    length: int
+    indent: int
+    line_off: int  # absolute offset of the first line not fully shown yet
+    shown: int = 0  # characters of that line already shown
+    closing: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.closing = closing_fence_re(self.char, self.length)
+
+    def strip(self, line: str) -> str:
+        """Remove the fence's indentation from a content line (as markdown-it does, near enough)."""
+        lead = len(line) - len(line.lstrip(" "))
+        return line[min(lead, self.indent) :]
+
+    def holds(self, partial: str) -> bool:
+        """A partial line that may still become the closing fence is not shown yet."""
+        rest = partial.lstrip(" ")
+        return len(partial) - len(rest) <= 3 and (not rest or rest[0] == self.char)
+
+
+@dataclass
+class _List:
+    """An open top-level list: finished items are rendered once, only the last is re-parsed."""
+
+    kind: str
+    open_html: str
+    close_html: str
+    item_off: int  # absolute offset of the last item's first line
+    tight: bool
+    items_src: list[str] = field(default_factory=list)
+    items_raw: list[str] = field(default_factory=list)
+    prefix_raw: str = ""
+
+
+def _is_tight(tokens: list[Any]) -> bool:
+    return not any(t.type == "paragraph_open" and t.level == 2 and not t.hidden for t in tokens)
+
+
+class MarkdownStream:
+    """Incremental renderer for one growing text."""
+
+    def __init__(self, text: str = "") -> None:
+        self._raw: list[str] = []
+        self._cr = False  # a trailing "\r" waits: "\r\n" must count as one newline
+        self._src = ""  # normalized text
+        self._base = 0  # offset in _src where the open tail starts (a block's first line)
+        self._committed = ""
+        self._tail = ""
+        self._tail_u16 = 0
+        self._refs = False
+        self._fence: _Fence | None = None
+        self._list: _List | None = None
+        self._finished = False
+        if text:
+            self.feed(text)
+
+    # -- public -------------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """All text fed so far, as given."""
+        return "".join(self._raw)
+
+    @property
+    def committed_html(self) -> str:
+        """HTML of the finished blocks (the client's committed part)."""
+        return self._committed
+
+    @property
+    def tail_html(self) -> str:
+        """HTML of the open blocks as currently shown (the client's tail)."""
+        return self._tail
+
+    @property
+    def finished(self) -> bool:
+        """True after ``finish()``."""
+        return self._finished
+
+    def html(self) -> str:
+        """Current full HTML (committed blocks + tail); equals the client state."""
+        return self._committed + self._tail
+
+    def feed(self, delta: str) -> Patch:
+        """Append delta to the text and return what changed."""
+        if self._finished:
+            raise RuntimeError("MarkdownStream.feed() after finish()")
+        if not delta:
+            return Patch()
+        self._raw.append(delta)
+        if self._cr:
+            delta = "\r" + delta
+        self._cr = delta.endswith("\r")
+        if self._cr:
+            delta = delta[:-1]
+        self._src += normalize(delta)
+        return self._update(final=False)
+
+    def finish(self) -> Patch:
+        """The text is complete: every block becomes final (exactly ``render_markdown(text)``)."""
+        if self._finished:
+            return Patch()
+        if self._cr:
+            self._src += "\n"
+            self._cr = False
+        patch = self._update(final=True)
+        self._finished = True
+        return Patch(patch.reset, patch.move, patch.commit, patch.splice, final=True)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _set_tail(self, display: str, committed: str = "", reset: bool = False) -> Patch:
+        """Commit html, then show display as the new tail; build the patch for both."""
+        old, move, extra = self._tail, 0, committed
+        if reset:
+            self._committed, old = "", ""
+        elif committed and old.startswith(committed):
+            move, old, extra = u16len(committed), old[len(committed) :], ""
+        self._committed += committed
+        self._tail = display
+        self._tail_u16 = u16len(display)
+        return Patch(reset=reset, move=move, commit=extra, splice=_diff(old, display))
+
+    def _update(self, final: bool) -> Patch:
+        if not final:
+            if self._fence is not None:
+                patch = self._fence_step()
+                if patch is not None:
+                    return patch
+            elif self._list is not None:
+                patch = self._list_step()
+                if patch is not None:
+                    return patch
+        self._fence = self._list = None
+        return self._full(final)
+
+    def _full(self, final: bool) -> Patch:
+        """Parse the whole tail's block structure, commit finished blocks, re-render the rest."""
+        src = self._src
+        tail_src = src[self._base :]
+        tokens, blocks, refs = structure_parse(tail_src)
+        if refs or self._refs:
+            return self._full_refs(final)
+
+        lines = _line_offsets(tail_src)
+        n_complete = len(lines) - 1  # lines ending with "\n"
+        n_final = len(blocks) if final else 0
+        if not final:
+            for k, b in enumerate(blocks):
+                if k + 1 < len(blocks):
+                    if not self._ends_before(blocks[k + 1], tokens, tail_src, lines, n_complete):
+                        break
+                elif not self._closed_fence(tokens[b.start], tail_src, lines, n_complete):
+                    break
+                n_final = k + 1
+
+        committed = ""
+        cut = 0  # offset in tail_src where the remaining open text starts
+        if n_final:
+            first = lines[blocks[0].line]
+            if n_final < len(blocks):
+                cut = lines[blocks[n_final].line]
+            elif final:
+                cut = len(tail_src)
+            else:  # a closed fence at the very end: cut after its closing line
+                cut = lines[tokens[blocks[n_final - 1].start].map[1]]
+            committed = render_block_source(tail_src[first:cut])
+
+        rest = blocks[n_final:]
+        display = ""
+        if len(rest) == 1 and rest[0].type == "fence":
+            display = self._fence_start(tokens[rest[0].start], tail_src, lines) or ""
+        elif len(rest) == 1 and rest[0].type in ("bullet_list_open", "ordered_list_open"):
+            display = self._list_start(tokens, rest[0], tail_src, lines)
+        if not display and rest:
+            display = render_block_source(tail_src[lines[rest[0].line] :])
+        self._base += cut
+        return self._set_tail(display, committed)
+
+    def _full_refs(self, final: bool) -> Patch:
+        """Reference definitions resolve across the whole text: re-render it all, commit nothing."""
+        reset = bool(self._committed)
+        self._base = 0
+        if not self._refs:
+            self._refs = True
+        _, _, refs = structure_parse(self._src)
+        html = render_markdown(self._src)
+        if final:
+            return self._set_tail("", html, reset=reset)
+        if not refs:  # the definitions went away (a partial one was completed into something else)
+            self._refs = False
+        return self._set_tail(html, reset=reset)
+
+    @staticmethod
+    def _ends_before(nxt: Any, tokens: list[Any], src: str, lines: list[int], n_complete: int) -> bool:
+        """Is the block before ``nxt`` final? Only text at the end can change, so check that
+        ``nxt`` started on a complete line (for a table: its delimiter row is complete too), or
+        that it is a paragraph starting with a letter after a blank line (nothing can make such a
+        line part of the previous block)."""
+        start = nxt.line
+        need = start + 2 if nxt.type == "table_open" else start + 1
+        if need <= n_complete:
+            return True
+        if nxt.type == "paragraph_open" and start >= 1:
+            prev = src[lines[start - 1] : lines[start] - 1]
+            first = src[lines[start] : lines[start] + 1]
+            return bool(_BLANK.fullmatch(prev)) and first.isalpha()
+        return False
+
+    @staticmethod
+    def _closed_fence(tok: Any, src: str, lines: list[int], n_complete: int) -> bool:
+        """A fenced code block whose closing line is complete can never change again."""
+        if tok.type != "fence" or tok.map[1] - tok.map[0] < 2 or tok.map[1] > n_complete:
+            return False
+        last = src[lines[tok.map[1] - 1] : lines[tok.map[1]] - 1]
+        marker = tok.markup
+        return bool(closing_fence_re(marker[0], len(marker)).fullmatch(last))
+
+    # -- open fenced code ---------------------------------------------------------------------
+
+    def _fence_start(self, tok: Any, src: str, lines: list[int]) -> str | None:
+        """Start streaming an open fence as plain text; None if its first line is not complete."""
+        if tok.map[0] + 1 >= len(lines) or self._closed_fence(tok, src, lines, len(lines) - 1):
+            return None
+        opening = src[lines[tok.map[0]] : lines[tok.map[0] + 1] - 1]
+        indent = len(opening) - len(opening.lstrip(" "))
+        self._fence = _Fence(tok.markup[0], len(tok.markup), indent, line_off=self._base + lines[tok.map[0] + 1])
+        text = self._fence_advance()
+        assert text is not None
+        return sanitize(code_head(fence_lang(tok.info)) + CODE_FOOT).replace(CODE_FOOT, _escape(text) + CODE_FOOT)
+
+    def _fence_advance(self) -> str | None:
+        """New content of the open fence since last time, or None if it may have closed."""
+        f = self._fence
+        assert f is not None
+        parts = self._src[f.line_off :].split("\n")
+        out: list[str] = []
+        shown, off = f.shown, f.line_off
+        for line in parts[:-1]:
+            if f.closing.fullmatch(line):
+                return None
+            out.append((f.strip(line) + "\n")[shown:])
+            shown, off = 0, off + len(line) + 1
+        partial = parts[-1]
+        if not f.holds(partial):
+            d = f.strip(partial)
+            if len(d) > shown:
+                out.append(d[shown:])
+                shown = len(d)
+        f.line_off, f.shown = off, shown
+        return "".join(out)
+
+    def _fence_step(self) -> Patch | None:
+        text = self._fence_advance()
+        if text is None:
+            return None
+        if not text:
+            return Patch()
+        ins = _escape(text)
+        at = self._tail_u16 - len(CODE_FOOT)
+        self._tail = self._tail[: len(self._tail) - len(CODE_FOOT)] + ins + CODE_FOOT
+        self._tail_u16 += u16len(ins)
+        return Patch(splice=(at, 0, ins))
+
+    # -- open list ----------------------------------------------------------------------------
+
+    def _list_start(self, tokens: list[Any], block: Any, src: str, lines: list[int]) -> str:
+        items = [t.map[0] for t in tokens[block.start : block.end] if t.type == "list_item_open" and t.level == 1]
+        tight = _is_tight(tokens[block.start : block.end])
+        first_end = lines[items[1]] if len(items) > 1 else len(src)
+        open_html, _, close_html = render_list_item(src[lines[items[0]] : first_end], tight)
+        lst = _List(block.type, open_html, close_html, self._base + lines[items[-1]], tight)
+        for a, b in itertools.pairwise(items):
+            lst.items_src.append(src[lines[a] : lines[b]])
+            lst.items_raw.append(render_list_item(lst.items_src[-1], tight)[1])
+        lst.prefix_raw = "".join(lst.items_raw)
+        self._list = lst
+        return self._list_display()
+
+    def _list_display(self) -> str:
+        lst = self._list
+        assert lst is not None
+        last = render_list_item(self._src[lst.item_off :], lst.tight)[1]
+        return sanitize(lst.open_html + lst.prefix_raw + last + lst.close_html)
+
+    def _list_step(self) -> Patch | None:
+        """Re-parse from the last item only; None when the list may have ended (full path)."""
+        lst = self._list
+        assert lst is not None
+        sub = self._src[lst.item_off :]
+        tokens, blocks, refs = structure_parse(sub)
+        if refs or len(blocks) != 1 or blocks[0].type != lst.kind:
+            return None
+        items = [t.map[0] for t in tokens if t.type == "list_item_open" and t.level == 1]
+        tight = lst.tight and _is_tight(tokens)
+        if len(items) > 1:
+            lines = _line_offsets(sub)
+            for a, b in itertools.pairwise(items):
+                lst.items_src.append(sub[lines[a] : lines[b]])
+                lst.items_raw.append(render_list_item(lst.items_src[-1], tight)[1])
+            lst.item_off += lines[items[-1]]
+            lst.prefix_raw += "".join(lst.items_raw[-(len(items) - 1) :])
+        if tight != lst.tight:  # a blank line between items made the list loose: re-render once
+            lst.tight = tight
+            lst.items_raw = [render_list_item(s, tight)[1] for s in lst.items_src]
+            lst.prefix_raw = "".join(lst.items_raw)
+        return self._set_tail(self._list_display())
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
