@@ -29,10 +29,15 @@ class Composer(ui.element):
                 ui.textarea(placeholder="Ask anything — Enter to send, Shift+Enter for a new line")
                 .props('outlined autogrow dense aria-label=Message input-class="composer-input" rows=1')
                 .classes("flex-grow")
+                .mark("message")
             )
             self.input.on("keydown", self._key, js_handler=ENTER_SENDS)
             self.input.on_value_change(lambda _e: self._refresh())
-            self.send_btn = ui.button(icon="arrow_upward", on_click=self.send).props("round unelevated aria-label=Send")
+            self.send_btn = (
+                ui.button(icon="arrow_upward", on_click=self.send)
+                .props("round unelevated aria-label=Send")
+                .mark("send")
+            )
             self.send_btn.tooltip("Send (Enter)")
             self.stop_btn = ui.button(icon="stop", on_click=self._stop).props(
                 "round unelevated color=negative aria-label=Stop"
