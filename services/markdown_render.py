@@ -52,11 +52,11 @@ _TAGS = {
     "code", "em", "strong", "b", "i", "del", "s", "sub", "sup", "kbd", "a", "table", "thead",
     "tbody", "tr", "th", "td", "span", "div", "button",
 }  # fmt: skip
-# Removed together with their content (their text is code/markup, never prose).
-_CLEAN_CONTENT = {
-    "script", "style", "iframe", "object", "embed", "noscript", "template", "textarea", "title",
-    "xmp", "noembed", "noframes", "svg", "math", "select",
-}  # fmt: skip
+# Removed together with their content: raw-text elements, whose content is code or markup, never
+# prose. Other unknown tags (svg, math, object, ...) are dropped but keep their text, so an unclosed
+# one cannot swallow the rest of the paragraph.
+_CLEAN_CONTENT = {"script", "style", "iframe", "noscript", "template", "textarea", "title", "xmp", "noembed",
+                  "noframes", "plaintext"}  # fmt: skip
 _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
