@@ -1,0 +1,221 @@
+// MarkdownView: applies server-side markdown patches (see services/markdown_stream.py).
+//
+// State is two HTML strings: committed blocks (append-only, in `done`) and the open tail (in
+// `tail`, rebuilt from its string on every patch). Every patch is numbered (`n`) so that a patch
+// already contained in the props we loaded is skipped and a missing one triggers a resync.
+// All HTML is sanitized on the server; this file never builds HTML from text it did not get so.
+
+async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch (e) {
+    // denied (headless, no focus, permissions): fall through to the textarea trick
+  }
+  const ta = document.createElement("textarea");
+  ta.value = text;
+  ta.setAttribute("readonly", "");
+  ta.style.position = "fixed";
+  ta.style.top = "-1000px";
+  ta.style.opacity = "0";
+  document.body.appendChild(ta);
+  ta.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch (e) {
+    ok = false;
+  }
+  ta.remove();
+  return ok;
+}
+
+function safeImageUrl(src) {
+  if (!/^https?:\/\//i.test(src || "")) return null;
+  try {
+    const url = new URL(src);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+export default {
+  template: `<div class="md-view"><div ref="done"></div><div ref="tail"></div></div>`,
+  props: {
+    html: { type: String, default: "" },
+    tail: { type: String, default: "" },
+    seq: { type: Number, default: 0 },
+    reveal: { type: Boolean, default: true },
+    revealMs: { type: Number, default: 50 },
+  },
+  created() {
+    // plain object on purpose: none of this needs Vue reactivity
+    this.s = { seq: -1, tail: "", loaded: new Set(), pending: [], raf: 0 };
+  },
+  mounted() {
+    this.load();
+    this.$el.addEventListener("click", (e) => this.onClick(e));
+  },
+  beforeUnmount() {
+    cancelAnimationFrame(this.s.raf);
+  },
+  watch: {
+    // props are only re-sent on construction, reset() and resync: load them if they are newer
+    seq(value) {
+      if (value !== this.s.seq) this.load();
+    },
+  },
+  methods: {
+    load() {
+      this.finishReveal();
+      this.$refs.done.innerHTML = this.html || "";
+      this.s.tail = this.tail || "";
+      this.$refs.tail.innerHTML = this.s.tail;
+      this.s.seq = this.seq || 0;
+      this.restoreImages(this.$el);
+    },
+    apply(p) {
+      const s = this.s;
+      if (p.n <= s.seq) return; // already part of the props we loaded
+      if (p.n !== s.seq + 1) {
+        this.$emit("resync"); // a patch went missing: ask for the full state once
+        return;
+      }
+      s.seq = p.n;
+      this.finishReveal();
+      const done = this.$refs.done;
+      const tailEl = this.$refs.tail;
+      const before = tailEl.textContent.length;
+      if (p.r) {
+        done.innerHTML = "";
+        s.tail = "";
+      }
+      let html = "";
+      if (p.m) {
+        html = s.tail.slice(0, p.m);
+        s.tail = s.tail.slice(p.m);
+      }
+      if (p.c) html += p.c;
+      let added = [];
+      if (html) {
+        const tpl = document.createElement("template");
+        tpl.innerHTML = html;
+        added = Array.from(tpl.content.childNodes);
+        done.appendChild(tpl.content);
+        added.forEach((node) => node.nodeType === 1 && this.restoreImages(node));
+      }
+      if (p.t) {
+        const [at, del, ins] = p.t;
+        s.tail = s.tail.slice(0, at) + ins + s.tail.slice(at + del);
+      }
+      if (html || p.t || p.r) {
+        tailEl.innerHTML = s.tail;
+        this.restoreImages(tailEl);
+      }
+      if (this.reveal && !p.r) this.startReveal([...added, tailEl], before);
+    },
+
+    // --- progressive reveal: show newly arrived text over <= revealMs, never lagging more ---
+    startReveal(roots, skip) {
+      const pending = [];
+      let seen = 0;
+      for (const root of roots) {
+        const nodes = [];
+        if (root.nodeType === 3) nodes.push(root);
+        else if (root.nodeType === 1) {
+          const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+          for (let n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n);
+        }
+        for (const node of nodes) {
+          const len = node.data.length;
+          if (seen + len <= skip || !node.data.trim()) {
+            seen += len;
+            continue;
+          }
+          const off = Math.max(0, skip - seen);
+          seen += len;
+          const hid = off > 0 ? node.splitText(off) : node;
+          const vis = off > 0 ? node : document.createTextNode("");
+          const span = document.createElement("span");
+          span.className = "md-rv";
+          hid.parentNode.insertBefore(span, hid);
+          if (off === 0) span.parentNode.insertBefore(vis, span);
+          span.appendChild(hid);
+          pending.push({ vis, hid, span });
+        }
+      }
+      if (!pending.length) return;
+      const total = pending.reduce((a, p) => a + p.hid.data.length, 0);
+      const t0 = performance.now();
+      const ms = Math.max(1, this.revealMs);
+      let shown = 0;
+      const step = () => {
+        const target = Math.ceil((total * Math.min(1, (performance.now() - t0) / ms)));
+        let k = target - shown;
+        while (k > 0 && pending.length) {
+          const p = pending[0];
+          let take = Math.min(k, p.hid.data.length);
+          const code = p.hid.data.charCodeAt(take - 1);
+          if (code >= 0xd800 && code <= 0xdbff) take += 1; // keep surrogate pairs together
+          p.vis.data += p.hid.data.slice(0, take);
+          p.hid.data = p.hid.data.slice(take);
+          k -= take;
+          shown += take;
+          if (!p.hid.data.length) {
+            p.span.remove();
+            pending.shift();
+          }
+        }
+        this.s.raf = pending.length ? requestAnimationFrame(step) : 0;
+      };
+      this.s.pending = pending;
+      this.s.raf = requestAnimationFrame(step);
+    },
+    finishReveal() {
+      cancelAnimationFrame(this.s.raf);
+      this.s.raf = 0;
+      for (const p of this.s.pending) {
+        p.vis.data += p.hid.data;
+        p.span.remove();
+      }
+      this.s.pending = [];
+    },
+
+    // --- copy buttons and click-to-load images (event delegation: the tail is rebuilt often) ---
+    onClick(e) {
+      const copy = e.target.closest("button.md-copy");
+      if (copy && this.$el.contains(copy)) {
+        this.finishReveal();
+        const code = copy.closest(".md-code")?.querySelector("code");
+        copyText(code ? code.textContent : "").then((ok) => {
+          copy.textContent = ok ? "Copied" : "Copy failed";
+          copy.dataset.copied = ok ? "1" : "0";
+          setTimeout(() => (copy.textContent = "Copy"), 1500);
+        });
+        return;
+      }
+      const img = e.target.closest("button.md-img");
+      if (img && this.$el.contains(img)) this.loadImage(img);
+    },
+    loadImage(button) {
+      const src = safeImageUrl(button.dataset.src);
+      if (!src) return;
+      const img = document.createElement("img");
+      img.referrerPolicy = "no-referrer";
+      img.className = "md-img-loaded";
+      img.alt = button.dataset.alt || "";
+      img.src = src;
+      button.replaceWith(img);
+      this.s.loaded.add(button.dataset.src);
+    },
+    restoreImages(root) {
+      if (!this.s.loaded.size) return;
+      root.querySelectorAll("button.md-img").forEach((b) => {
+        if (this.s.loaded.has(b.dataset.src)) this.loadImage(b);
+      });
+    },
+  },
+};
