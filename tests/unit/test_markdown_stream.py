@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -272,3 +274,39 @@ def test_tricky_documents_every_cut_point() -> None:
         for i in range(1, len(text)):
             _, html, _ = _stream([text[:i], text[i:]])
             assert html == expected, (text, i)
+
+
+def _mixed_answer() -> str:
+    """~3,000 tokens: headings, prose, a long numbered list, long code, a table, quote, bullets."""
+    parts = ["# Setting up\n\nA **walkthrough** with `code`, a [link](https://example.com/docs) and *emphasis*.\n\n"]
+    parts += [f"{i}. **Step {i}**: run `tool-{i}` and check the output for errors.\n" for i in range(1, 31)]
+    parts.append("   - nested detail with `inline`\n   - another nested detail\n\n```python\n")
+    parts += [f"def handler_{i}(request: Request) -> Response:  # <h{i}>\n    return ok({i})\n" for i in range(70)]
+    parts.append("```\n\nAfter the code, a paragraph explaining what happens next, with *style*.\n\n")
+    parts.append("| Option | Default | Meaning |\n|:--|:-:|--:|\n")
+    parts += [f"| `opt_{i}` | {i * 10} | what option {i} does |\n" for i in range(20)]
+    parts.append("\n> **Note:** quoted advice that spans\n> two lines of text.\n\n")
+    parts += [f"- bullet point {i} with a few words of explanation\n" for i in range(40)]
+    parts.append("\nThat is all. " * 10)
+    return "".join(parts)
+
+
+def _tokens(text: str) -> list[str]:
+    """Roughly BPE-sized pieces: a word with its leading space, short numbers, 1-2 symbols."""
+    return re.findall(r" ?[A-Za-z]{1,8}|\d{1,3}| ?[^\sA-Za-z\d]{1,2}|\s+", text)
+
+
+def test_patch_bytes_stay_linear_token_by_token(capsys: pytest.CaptureFixture[str]) -> None:
+    """Not timed: bytes of all patches for a ~3,000-token answer fed token by token ≤ 3× its HTML."""
+    text = _mixed_answer()
+    tokens = _tokens(text)
+    assert "".join(tokens) == text and len(tokens) >= 3000
+    stream = MarkdownStream()
+    sent = sum(len(p.to_json().encode()) for p in map(stream.feed, tokens) if not p.empty)
+    sent += len(stream.finish().to_json().encode())
+    final = render_markdown(text)
+    assert stream.html() == final
+    ratio = sent / len(final.encode())
+    with capsys.disabled():
+        print(f"\n{len(tokens)} tokens: patches {sent} B, final HTML {len(final.encode())} B, ratio {ratio:.2f}")
+    assert ratio <= 3.0
