@@ -48,12 +48,13 @@ export default {
     html: { type: String, default: "" },
     tail: { type: String, default: "" },
     seq: { type: Number, default: 0 },
+    epoch: { type: Number, default: 0 },
     reveal: { type: Boolean, default: true },
     revealMs: { type: Number, default: 50 },
   },
   created() {
     // plain object on purpose: none of this needs Vue reactivity
-    this.s = { seq: -1, tail: "", loaded: new Set(), pending: [], raf: 0 };
+    this.s = { seq: -1, tail: "", loaded: new Set(), pending: [], raf: 0, resyncing: false };
   },
   mounted() {
     this.load();
@@ -63,9 +64,9 @@ export default {
     cancelAnimationFrame(this.s.raf);
   },
   watch: {
-    // props are only re-sent on construction, reset() and resync: load them if they are newer
-    seq(value) {
-      if (value !== this.s.seq) this.load();
+    // the server bumps `epoch` when it re-sends the full state on purpose (reset, resync)
+    epoch() {
+      this.load();
     },
   },
   methods: {
@@ -75,13 +76,16 @@ export default {
       this.s.tail = this.tail || "";
       this.$refs.tail.innerHTML = this.s.tail;
       this.s.seq = this.seq || 0;
+      this.s.resyncing = false;
       this.restoreImages(this.$el);
     },
     apply(p) {
       const s = this.s;
       if (p.n <= s.seq) return; // already part of the props we loaded
-      if (p.n !== s.seq + 1) {
-        this.$emit("resync"); // a patch went missing: ask for the full state once
+      if (p.n !== s.seq + 1 || s.resyncing) {
+        // a patch went missing: ask once for the full state and ignore patches until it comes
+        if (!s.resyncing) this.$emit("resync");
+        s.resyncing = true;
         return;
       }
       s.seq = p.n;

@@ -46,11 +46,12 @@ class MarkdownView(ui.element, component="markdown_view.js"):
         add_markdown_assets()
         self._stream = MarkdownStream(text)
         self._seq = 0
+        self._epoch = 0
         with self._props.suspend_updates():
             self._props["reveal"] = reveal
             self._props["revealMs"] = reveal_ms
             self._sync_props()
-        self.on("resync", lambda _: self.update())
+        self.on("resync", lambda _: self._resend())
 
     @property
     def text(self) -> str:
@@ -78,9 +79,15 @@ class MarkdownView(ui.element, component="markdown_view.js"):
         """Replace everything (e.g. regenerate): one full-state props update."""
         self._stream = MarkdownStream(text)
         self._seq += 1
+        self._resend()
+
+    def _resend(self) -> None:
+        """Send the full current state once (reset, or the browser reported a missing patch)."""
+        self._epoch += 1
         with self._props.suspend_updates():
             self._sync_props()
-        self.update()  # the full state, once
+            self._props["epoch"] = self._epoch
+        self.update()
 
     def _sync_props(self) -> None:
         self._props["html"] = self._stream.committed_html
