@@ -26,7 +26,7 @@ class Sidebar:
                 .classes("w-full")
             )
             self.search.on_value_change(self.refresh)
-            self.items = ui.column().classes("w-full gap-0 conv-list").props("role=list")
+            self.items = ui.column().classes("w-full gap-0 conv-list").props("role=navigation aria-label=Conversations")
 
     async def refresh(self) -> None:
         query = (self.search.value or "").strip()
@@ -34,7 +34,7 @@ class Sidebar:
         self.items.clear()
         with self.items:
             for conv in conversations:
-                link = ui.link(conv.title, f"/c/{conv.id}").classes("conv-item").props("role=listitem")
+                link = ui.link(conv.title, f"/c/{conv.id}").classes("conv-item")
                 if conv.id == self.current_id:
                     link.classes("conv-item-active").props("aria-current=page")
             if not conversations:

@@ -1,0 +1,218 @@
+"""Issue #2 end to end: the real app, real Chromium, real HTTP to the fake upstream."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.fake_upstream import FakeUpstream, Reply
+
+MARKDOWN_ANSWER = (
+    "## Plan\n\nHere is **bold** and `code`.\n\n- first\n- second\n\n"
+    "```python\nprint('hi')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+)
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def last_answer(page: Page):
+    return page.locator('[data-role="assistant"]').last
+
+
+def test_streamed_markdown_answer(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(Reply(text=MARKDOWN_ANSWER, interval=0.03))
+    app = app_server()
+    page.goto(app.url)
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()  # nothing typed yet
+    send(page, "Make a plan")
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "streaming")
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    expect(page.get_by_role("button", name="Send")).to_be_hidden()
+    expect(answer).to_contain_text("Plan")  # text shows up while still streaming
+    assert answer.get_attribute("data-status") == "streaming"
+    expect(answer).to_have_attribute("data-status", "done", timeout=15_000)
+    expect(answer.locator("h2")).to_have_text("Plan")
+    expect(answer.locator("strong")).to_have_text("bold")
+    expect(answer.locator("li")).to_have_count(2)
+    expect(answer.locator("pre code")).to_contain_text("print('hi')")
+    expect(answer.locator("table td").first).to_have_text("1")
+    expect(page.locator('[data-role="user"]')).to_have_text("Make a plan")
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+
+
+def test_shift_enter_adds_a_line_and_enter_sends_both(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    app = app_server()
+    page.goto(app.url)
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("line one")
+    box.press("Shift+Enter")
+    box.press_sequentially("line two")
+    expect(page.locator('[data-role="user"]')).to_have_count(0)
+    box.press("Enter")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    assert fake_upstream.requests[0].messages[-1]["content"] == "line one\nline two"
+    expect(box).to_have_value("")
+
+
+def test_stream_switch_off_sends_one_request_and_is_remembered(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    fake_upstream.enqueue(Reply(text="The whole answer at once.", headers_delay=0.5))
+    app = app_server()
+    page.goto(app.url)
+    switch = page.get_by_role("switch", name="Stream responses")
+    expect(switch).to_be_checked()
+    switch.click()
+    expect(switch).not_to_be_checked()
+    send(page, "no streaming please")
+    answer = last_answer(page)
+    expect(answer).to_contain_text("Thinking")  # typing indicator until the whole answer arrives
+    expect(answer).to_have_attribute("data-status", "done")
+    expect(answer).to_contain_text("The whole answer at once.")
+    assert fake_upstream.requests[0].stream is False
+    page.reload()
+    expect(page.get_by_role("switch", name="Stream responses")).not_to_be_checked()
+
+
+def test_follow_up_reaches_upstream_with_history(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(Reply(text="Paris."), Reply(text="About two million people."))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Capital of France?")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    send(page, "How many live there?")
+    expect(page.locator('[data-role="assistant"][data-status="done"]')).to_have_count(2)
+    messages = fake_upstream.requests[1].messages
+    assert messages[0]["role"] == "system"
+    assert messages[1:] == [
+        {"role": "user", "content": "Capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "How many live there?"},
+    ]
+
+
+def test_conversations_survive_an_app_restart(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(Reply(text="Remember me."))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Persist this")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    url = page.url
+    app.restart()
+    page.goto(url)
+    expect(page.locator('[data-role="user"]')).to_have_text("Persist this")
+    expect(last_answer(page)).to_contain_text("Remember me.")
+    page.goto(app.url)
+    link = page.get_by_role("link", name="Persist this")
+    expect(link).to_be_visible()
+    link.click()
+    expect(page).to_have_url(url)
+    expect(last_answer(page)).to_contain_text("Remember me.")
+
+
+def test_sidebar_lists_newest_first_and_new_chat_starts_fresh(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    app = app_server()
+    page.goto(app.url)
+    send(page, "First topic")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    page.get_by_role("button", name="New chat").click()
+    expect(page.locator('[data-role="user"]')).to_have_count(0)
+    send(page, "Second topic")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    items = page.locator(".conv-list a")
+    expect(items).to_have_count(2)
+    expect(items.first).to_have_text("Second topic")
+    page.get_by_role("textbox", name="Search conversations").fill("first")
+    expect(items).to_have_count(1)
+    expect(items.first).to_have_text("First topic")
+
+
+def test_wrong_key_shows_a_plain_error_and_the_app_stays_usable(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    fake_upstream.enqueue(Reply.fail(401), Reply(text="Now it works."))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Will this fail?")
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "error")
+    expect(answer).to_contain_text("OPENAI_API_KEY")
+    expect(answer).not_to_contain_text("Traceback")
+    expect(page.locator('[data-role="user"]')).to_have_text("Will this fail?")
+    send(page, "Try again")
+    expect(last_answer(page)).to_contain_text("Now it works.")
+
+
+@pytest.mark.parametrize(
+    ("api_version", "key", "credential", "path", "header", "value"),
+    [
+        ("2024-10-21", "az-key", None, "/openai/deployments/fake-deploy/chat/completions", "api-key", "az-key"),
+        (None, "az-key", None, "/openai/v1/chat/completions", "api-key", "az-key"),
+        (
+            None,
+            None,
+            "tests.fake_credential:ok_credential",
+            "/openai/v1/chat/completions",
+            "authorization",
+            "Bearer fake-entra-token",
+        ),
+        (
+            "2024-10-21",
+            None,
+            "tests.fake_credential:ok_credential",
+            "/openai/deployments/fake-deploy/chat/completions",
+            "authorization",
+            "Bearer fake-entra-token",
+        ),
+    ],
+    ids=["classic-key", "v1-key", "v1-entra", "classic-entra"],
+)
+def test_azure_paths_and_auth(
+    app_server, fake_upstream: FakeUpstream, page: Page, api_version, key, credential, path, header, value
+) -> None:
+    app = app_server(fake_upstream.azure_env(api_version=api_version, api_key=key, credential=credential))
+    page.goto(app.url)
+    expect(page.get_by_test_id("model-label")).to_contain_text("Azure OpenAI · fake-deploy")
+    send(page, "Hello Azure")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    rec = fake_upstream.requests[0]
+    assert rec.path == path
+    assert rec.headers[header] == value
+    if api_version:
+        assert rec.query["api-version"] == api_version
+    assert key not in page.content() if key else True  # the key never reaches the page
+
+
+def test_entra_without_a_token_says_how_to_sign_in(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    env = fake_upstream.azure_env(api_key=None, credential="tests.fake_credential:failing_credential")
+    app = app_server(env)
+    page.goto(app.url)
+    send(page, "Hello?")
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "error")
+    expect(answer).to_contain_text("az login")
+    expect(answer).to_contain_text("AZURE_OPENAI_API_KEY")
+    expect(page.get_by_role("textbox", name="Message")).to_be_editable()
+    assert fake_upstream.requests == []
+
+
+def test_embedded_model_answers_for_real(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    env = {"OPENAI_BASE_URL": None, "OPENAI_API_KEY": None, "OPENAI_MODEL": None, "LOCAL_MODEL_MAX_TOKENS": "40"}
+    app = app_server(env, ready_timeout=120)
+    page.goto(app.url)
+    expect(page.get_by_test_id("model-label")).to_contain_text("SmolLM2-135M-Instruct")
+    send(page, "Say hello in one short sentence.")
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "done", timeout=60_000)
+    assert len(answer.inner_text().strip()) > 0
+    assert fake_upstream.requests == []
