@@ -58,6 +58,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback never via a proxy
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,6 +95,7 @@ class AppServer:
         self.port = port or free_port()
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_shown = False  # the log tail is already in a failure message
 
     @property
     def url(self) -> str:
@@ -117,15 +121,17 @@ class AppServer:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
+                self.log_shown = True
                 raise RuntimeError(f"app exited with {self.proc.returncode}\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.url + "/", timeout=2) as r:
+                with _DIRECT.open(self.url + "/", timeout=2) as r:
                     if r.status == 200:
                         return
                     last = r.status
             except (urllib.error.URLError, OSError) as e:
                 last = e
             time.sleep(0.1)
+        self.log_shown = True
         raise TimeoutError(f"app not ready at {self.url} after {timeout or self.ready_timeout} s "
                            f"(last: {last})\n{self.log_tail()}")
 
@@ -211,5 +217,5 @@ def app_server(fake_upstream: FakeUpstream, tmp_path: Path,
     yield start
     for server in started:
         server.stop()
-        if node_failed(request):
+        if node_failed(request) and not server.log_shown:
             print(f"\n----- app log tail ({server.log_path}) -----\n{server.log_tail(80)}")
