@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     register_pages(ctx)
 
     @app.get("/api/stats")
-    def stats() -> dict[str, int]:
+    async def stats() -> dict[str, int]:
         """Counts only (no content): lets operators and the leak test see that nothing piles up."""
         return {**ctx.hub.stats(), "clients": len(Client.instances), "tasks": len(asyncio.all_tasks())}
 

@@ -68,7 +68,7 @@ class AssistantMessage(ui.element):
             self.note = ui.label(message.error).classes("msg-note")
             with ui.row().classes("msg-actions items-center gap-1") as self.actions:
                 self._build_actions()
-        self._ticker = ui.timer(1.0, self._tick, active=False)
+        self._ticker = ui.timer(0.5, self._tick, active=False)
         self._set_status(Status(message.status), message.error)
 
     # live updates --------------------------------------------------------------------------
@@ -114,8 +114,6 @@ class AssistantMessage(ui.element):
             self._set_phase(event.phase, event.detail)
 
     def _set_phase(self, phase: str, detail: str) -> None:
-        if phase != self._phase and phase in ("waiting", "connecting"):
-            self._phase_started = time.time()
         self._phase = phase
         self._set_attr("data-status", Status.STREAMING)
         self._set_attr("data-phase", phase)
@@ -127,7 +125,7 @@ class AssistantMessage(ui.element):
         self._refresh_actions(streaming=True)
 
     def _tick(self) -> None:
-        """Counts seconds while nothing has arrived yet, so a slow model never looks frozen."""
+        """Counts seconds since the question was sent while nothing has arrived, so a slow model never looks frozen."""
         if self._phase not in ("connecting", "waiting"):
             return
         elapsed = int(time.time() - self._phase_started)

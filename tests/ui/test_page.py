@@ -8,9 +8,8 @@ from pathlib import Path
 from nicegui import ElementFilter
 from nicegui.testing import User
 
-from components.message import AssistantMessage
-
 from components.chat_page import register_pages
+from components.message import AssistantMessage
 from services.runtime import build_context
 from services.settings import Settings
 from tests.fake_upstream import FakeUpstream, Reply

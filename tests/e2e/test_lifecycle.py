@@ -1,0 +1,252 @@
+"""Issue #3 end to end: stop, reload, many tabs, crashes, upstream faults, retry and regenerate."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_chat import last_answer, send
+from tests.fake_upstream import FakeUpstream, Reply
+
+WORDS = " ".join(f"word{i}" for i in range(240))
+
+
+def slow(rate: float = 40, text: str = WORDS, **kw: object) -> Reply:
+    return Reply(text=text, interval=1 / rate, **kw)
+
+
+def stats(url: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{url}/api/stats", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_stop_closes_upstream_within_200ms_and_keeps_partial_text(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    fake_upstream.enqueue(slow())
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Count slowly")
+    answer = last_answer(page)
+    expect(answer).to_contain_text("word5")
+    clicked = time.monotonic()
+    page.get_by_role("button", name="Stop").click()
+    rec = fake_upstream.wait_for_end(1)
+    assert rec.disconnected_at is not None and not rec.done_sent
+    assert rec.disconnected_at - clicked < 0.2, f"closed after {rec.disconnected_at - clicked:.3f} s"
+    expect(answer).to_have_attribute("data-status", "stopped")
+    expect(answer).to_contain_text("word5")
+    expect(answer).not_to_contain_text("word239")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(answer.get_by_role("button", name="Retry")).to_be_visible()
+    send(page, "Next question")  # the composer is usable at once
+    expect(page.locator('[data-role="assistant"]')).to_have_count(2)
+
+
+def test_escape_stops_before_the_first_token(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    release = threading.Event()
+    fake_upstream.enqueue(Reply(text="never shown", hold=release))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Think hard")
+    answer = last_answer(page)
+    expect(answer).to_contain_text("Thinking")
+    fake_upstream.wait_for_request(1)
+    pressed = time.monotonic()
+    page.get_by_role("textbox", name="Message").press("Escape")
+    rec = fake_upstream.wait_for_end(1)
+    release.set()
+    assert rec.disconnected_at is not None and rec.chunks_sent == 0
+    assert rec.disconnected_at - pressed < 0.2, f"closed after {rec.disconnected_at - pressed:.3f} s"
+    expect(answer).to_have_attribute("data-status", "stopped")
+    expect(answer).not_to_contain_text("never shown")
+
+
+def test_waiting_shows_elapsed_seconds_then_streams(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(Reply(text="Finally here.", first_token_delay=3.5))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Slow start")
+    answer = last_answer(page)
+    expect(answer.get_by_role("status")).to_contain_text("Thinking… 2 s", timeout=5000)
+    expect(answer).to_have_attribute("data-status", "done")
+    expect(answer).to_contain_text("Finally here.")
+
+
+def test_rate_limit_countdown_then_answer(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(Reply.rate_limited(retry_after=2), Reply(text="After the wait."))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Busy?")
+    answer = last_answer(page)
+    expect(answer.get_by_role("status")).to_contain_text("Rate limited — retrying in")
+    expect(answer).to_contain_text("After the wait.")
+    expect(answer).to_have_attribute("data-status", "done")
+
+
+def test_reload_mid_stream_continues_without_loss_or_doubling(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    fake_upstream.enqueue(slow(rate=60))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Stream a lot")
+    expect(last_answer(page)).to_contain_text("word20")
+    page.reload()
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "streaming")
+    expect(answer).to_have_attribute("data-status", "done", timeout=20_000)
+    words = answer.inner_text().split()
+    assert words[:240] == WORDS.split()
+    assert words.count("word100") == 1
+
+
+def test_two_tabs_stream_the_same_answer_and_a_closed_tab_does_not_stop_it(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    fake_upstream.enqueue(slow(rate=60))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Share this")
+    expect(last_answer(page)).to_contain_text("word10")
+    second = page.context.new_page()
+    second.goto(page.url)
+    expect(last_answer(second)).to_have_attribute("data-status", "streaming")
+    expect(last_answer(second)).to_contain_text("word30")
+    page.close()  # the first tab goes away; the answer must go on
+    expect(last_answer(second)).to_have_attribute("data-status", "done", timeout=20_000)
+    assert last_answer(second).inner_text().split()[:240] == WORDS.split()
+    second.close()
+    assert fake_upstream.wait_for_end(1).done_sent
+
+
+def test_answer_completes_with_every_tab_closed(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(slow(rate=80))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Finish without me")
+    expect(last_answer(page)).to_contain_text("word3")
+    url = page.url
+    page.goto("about:blank")
+    rec = fake_upstream.wait_for_end(1, timeout=20)
+    assert rec.done_sent and rec.disconnected_at is None
+    page.goto(url)
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "done")
+    assert answer.inner_text().split()[:240] == WORDS.split()
+
+
+def test_kill_9_leaves_an_interrupted_answer_with_retry(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(slow(rate=20))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Survive a crash")
+    expect(last_answer(page)).to_contain_text("word40", timeout=15_000)  # > 1 checkpoint interval in
+    url = page.url
+    app.kill9()
+    app.start()
+    page.goto(url)
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "interrupted")
+    expect(page.locator('[data-role="user"]')).to_have_text("Survive a crash")
+    words = answer.inner_text().split()
+    assert "word10" in words and "word239" not in words
+    fake_upstream.enqueue(Reply(text="Recovered answer."))
+    answer.get_by_role("button", name="Retry").click()
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    expect(last_answer(page)).to_contain_text("Recovered answer.")
+
+
+FAULTS = [
+    (Reply.fail(401), "error", "OPENAI_API_KEY"),
+    (Reply.fail(403), "error", "OPENAI_API_KEY"),
+    (Reply.fail(404), "error", "'fake-model' was not found"),
+    (Reply.rate_limited(retry_after=0.2), "error", "rate limited"),
+    (Reply.content_filter("hate", "violence"), "filtered", "hate, violence"),
+    (Reply(text="alpha beta gamma delta", filter_after=2), "filtered", "stopped by the content filter"),
+    (Reply.fail(500), "error", "internal error (500)"),
+    (Reply.fail(503), "error", "internal error (503)"),
+    (Reply(text="alpha beta gamma delta", drop_after=2), "error", "dropped"),
+    (Reply(text="alpha beta gamma delta", stall_after=2, stall_max=10), "error", "stopped sending for 1 s"),
+    (Reply(text="alpha beta gamma delta", malformed_after=2), "error", "could not be read"),
+]
+
+
+def test_every_upstream_fault_has_a_plain_message_and_retry(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    app = app_server({"IDLE_TIMEOUT_S": "1", "MAX_RETRIES": "0"})
+    page.goto(app.url)
+    for i, (reply, status, needle) in enumerate(FAULTS, start=1):
+        fake_upstream.enqueue(reply)
+        send(page, f"fault {i}")
+        answer = page.locator('[data-role="assistant"]').nth(i - 1)
+        expect(answer).to_have_attribute("data-status", status)
+        expect(answer).to_contain_text(needle)
+        expect(answer.get_by_role("button", name="Retry")).to_be_visible()
+        if reply.drop_after or reply.filter_after or reply.stall_after or reply.malformed_after:
+            expect(answer).to_contain_text("alpha")  # what was shown is kept
+        assert "Traceback" not in page.content()
+    fake_upstream.enqueue(Reply(text="Retried fine."))
+    page.locator('[data-role="assistant"]').first.get_by_role("button", name="Retry").click()
+    expect(page.locator('[data-role="assistant"]').first).to_contain_text("Retried fine.")
+
+
+def test_unreachable_server_is_reported(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    app = app_server({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "MAX_RETRIES": "0"})
+    page.goto(app.url)
+    send(page, "Anyone there?")
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "error")
+    expect(answer).to_contain_text("Could not reach the model server")
+
+
+def test_regenerate_keeps_earlier_versions_reachable(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(Reply(text="First version."), Reply(text="Second version."))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Tell me something")
+    expect(last_answer(page)).to_contain_text("First version.")
+    last_answer(page).get_by_role("button", name="Regenerate").click()
+    expect(last_answer(page)).to_contain_text("Second version.")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    expect(last_answer(page).get_by_test_id("version")).to_have_text("2/2")
+    last_answer(page).get_by_role("button", name="Previous version").click()
+    expect(last_answer(page)).to_contain_text("First version.")
+    expect(last_answer(page).get_by_test_id("version")).to_have_text("1/2")
+    page.reload()
+    expect(last_answer(page)).to_contain_text("Second version.")  # the newest is shown by default
+    assert len(fake_upstream.requests) == 2
+    assert fake_upstream.requests[1].messages[-1] == {"role": "user", "content": "Tell me something"}
+
+
+def test_no_leaks_after_100_reload_and_stop_cycles(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    app = app_server()
+    baseline = stats(app.url)  # includes the harness's readiness probe, a page that never connected
+    page.goto(app.url)
+    fake_upstream.default = slow(rate=50)
+    for cycle in range(100):
+        if cycle % 10 == 0:
+            send(page, f"cycle {cycle}")
+            expect(last_answer(page)).to_contain_text("word1")
+        page.reload()
+        expect(page.get_by_role("textbox", name="Message")).to_be_visible()
+        if cycle % 10 == 9:
+            expect(last_answer(page)).to_have_attribute("data-status", "streaming")
+            page.get_by_role("button", name="Stop").click()
+            expect(last_answer(page)).to_have_attribute("data-status", "stopped")
+    page.goto("about:blank")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = stats(app.url)
+        settled = now["clients"] <= baseline["clients"] and now["tasks"] <= baseline["tasks"] + 5
+        if now["generations"] == 0 and now["subscribers"] == 0 and settled:
+            break
+        time.sleep(0.2)  # polling a condition with a deadline, not a fixed wait
+    assert now["generations"] == 0 and now["subscribers"] == 0, now
+    assert now["clients"] <= baseline["clients"], (baseline, now)
+    assert now["tasks"] <= baseline["tasks"] + 5, (baseline, now)
