@@ -132,6 +132,7 @@ class Recorded:
     status: int | None = None
     chunks_sent: int = 0  # content chunks (tokens) written
     first_chunk_at: float | None = None
+    chunk_times: list[float] = field(default_factory=list)  # time.time() (epoch) as each content chunk is sent
     done_sent: bool = False  # `data: [DONE]` written
     disconnected_at: float | None = None  # client closed the connection before we finished
     finished_at: float | None = None
@@ -384,6 +385,7 @@ class FakeUpstream:
                 break
             if i and reply.interval:
                 await asyncio.sleep(reply.interval)
+            rec.chunk_times.append(time.time())  # epoch, comparable with a browser's clock (benchmarks)
             await send(chunk({"content": tok}, cfr=filter_results() if reply.azure else None))
             rec.chunks_sent += 1
             if rec.first_chunk_at is None:
