@@ -74,7 +74,7 @@ class ChatPage:
         self._attach_running()
 
     def _header(self) -> None:
-        with ui.header().classes("items-center justify-between bg-white text-black dark:bg-gray-900 dark:text-white"):
+        with ui.header().classes("app-header items-center justify-between"):
             with ui.row().classes("items-center gap-2"):
                 ui.button(icon="menu", on_click=lambda: self.sidebar.drawer.toggle()).props(
                     "flat round dense aria-label='Toggle sidebar'"
@@ -180,8 +180,7 @@ class ChatPage:
             self._welcome_el.delete()
             self._welcome_el = None
         for view in self.views.values():
-            view.is_last = False
-            view._refresh_actions(streaming=False)
+            view.set_last(False)
         with self.thread:
             if sent.user_message is not None:
                 UserMessage(sent.user_message)

@@ -144,7 +144,6 @@ class AssistantMessage(ui.element):
         self.note.text = note if status != Status.STOPPED else labels[Status.STOPPED]
         kind = "error" if status in (Status.ERROR, Status.FILTERED, Status.INTERRUPTED) else "info"
         self.note.classes(replace=f"msg-note msg-note-{kind}")
-        self.note.set_visibility(bool(self.note.text))
         self._refresh_actions(streaming=status == Status.STREAMING)
 
     def _set_attr(self, name: str, value: Any) -> None:
@@ -173,6 +172,11 @@ class AssistantMessage(ui.element):
                 ui.button("›", on_click=lambda: next_v and self._on_version(next_v)).props(
                     "flat dense aria-label='Next version'"
                 ).set_enabled(next_v is not None)
+
+    def set_last(self, is_last: bool) -> None:
+        """Only the newest answer offers Regenerate."""
+        self.is_last = is_last
+        self._refresh_actions(streaming=self.message.status == Status.STREAMING)
 
     def _refresh_actions(self, streaming: bool) -> None:
         self.copy_btn.set_visibility(not streaming and bool(self.body.text))

@@ -18,6 +18,9 @@ body.body--dark .msg-user { background: #2b3340; color: #e5e7eb; }
   margin-right: .45rem; border-radius: 50%; background: currentColor; animation: sc-pulse 1s infinite; }
 @keyframes sc-pulse { 0%,100% { opacity: .2 } 50% { opacity: 1 } }
 .msg-note { font-size: .9rem; border-radius: .5rem; padding: .4rem .7rem; margin-top: .3rem; }
+.msg-note:empty { display: none; }
+.q-header.app-header { background: #ffffff; color: #111827; border-bottom: 1px solid rgba(127,127,127,.2); }
+body.body--dark .q-header.app-header { background: #121212; color: #e5e7eb; }
 .msg-note-error { background: #fdecec; color: #8a1c1c; }
 .msg-note-info { background: #f1f5f9; color: #334155; }
 body.body--dark .msg-note-error { background: #3b1d1d; color: #fecaca; }

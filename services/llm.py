@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
@@ -94,7 +95,7 @@ def openai_backend(settings: Settings) -> Backend:
         max_retries=0,
         timeout=60.0,
     )
-    where = settings.openai_base_url or "OpenAI"
+    where = urlsplit(settings.openai_base_url).hostname or "OpenAI"  # never the userinfo part of a URL
     return Backend(
         client=client,
         model=model,

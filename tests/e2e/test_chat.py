@@ -211,6 +211,9 @@ def test_embedded_model_answers_for_real(app_server, fake_upstream: FakeUpstream
     app = app_server(env, ready_timeout=120)
     page.goto(app.url)
     expect(page.get_by_test_id("model-label")).to_contain_text("SmolLM2-135M-Instruct")
+    page.get_by_test_id("model-label").click()  # how to switch to Azure OpenAI
+    expect(page.get_by_role("dialog")).to_contain_text("AZURE_OPENAI_ENDPOINT")
+    page.get_by_role("button", name="Close").click()
     send(page, "Say hello in one short sentence.")
     answer = last_answer(page)
     expect(answer).to_have_attribute("data-status", "done", timeout=60_000)

@@ -250,3 +250,22 @@ def test_no_leaks_after_100_reload_and_stop_cycles(app_server, fake_upstream: Fa
     assert now["generations"] == 0 and now["subscribers"] == 0, now
     assert now["clients"] <= baseline["clients"], (baseline, now)
     assert now["tasks"] <= baseline["tasks"] + 5, (baseline, now)
+
+
+def test_lost_websocket_catches_up_without_loss_or_doubling(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    fake_upstream.enqueue(slow(rate=40))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Keep going while I am offline")
+    expect(last_answer(page)).to_contain_text("word10")
+    page.context.set_offline(True)
+    fake_upstream.wait_until(lambda: fake_upstream.requests[0].chunks_sent > 150, timeout=20)  # ~4 s offline
+    assert "word140" not in last_answer(page).inner_text()  # the socket really was cut
+    page.context.set_offline(False)
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "done", timeout=30_000)
+    words = answer.inner_text().split()
+    assert words[:240] == WORDS.split()
+    assert words.count("word150") == 1
