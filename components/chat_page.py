@@ -58,7 +58,7 @@ class ChatPage:
         self._header()
         self.sidebar = Sidebar(self.ctx.store, self.owner, self.conversation_id)
         self.thread = ui.column().classes("thread").props("aria-label=Conversation role=log")
-        with ui.footer().classes("bg-transparent"):
+        with ui.footer().classes("app-footer"):
             self.composer = Composer(self._send, self._stop)
         missing = False
         if self.conversation_id is not None:

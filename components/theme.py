@@ -21,6 +21,8 @@ body.body--dark .msg-user { background: #2b3340; color: #e5e7eb; }
 .msg-note:empty { display: none; }
 .q-header.app-header { background: #ffffff; color: #111827; border-bottom: 1px solid rgba(127,127,127,.2); }
 body.body--dark .q-header.app-header { background: #121212; color: #e5e7eb; }
+.q-footer.app-footer { background: #ffffff; }
+body.body--dark .q-footer.app-footer { background: #121212; }
 .msg-note-error { background: #fdecec; color: #8a1c1c; }
 .msg-note-info { background: #f1f5f9; color: #334155; }
 body.body--dark .msg-note-error { background: #3b1d1d; color: #fecaca; }
