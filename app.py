@@ -31,7 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     from components.chat_page import register_pages
     from services.runtime import build_context, storage_secret
 
-    ctx = build_context(settings)
+    try:
+        ctx = build_context(settings)
+    except FileNotFoundError as exc:  # e.g. LOCAL_MODEL_PATH pointing nowhere: say so, no traceback
+        raise SystemExit(f"streamchat: {exc}") from None
     logging.getLogger("streamchat").info("answering with %s", ctx.backend.label)
     register_pages(ctx)
 

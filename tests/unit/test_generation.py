@@ -205,3 +205,26 @@ async def test_empty_and_oversized_messages_are_refused_before_anything_is_saved
     with pytest.raises(ChatError, match="101 characters; the limit is 100"):
         await chat.send("me", None, "x" * 101)
     assert await chat.store.list_conversations("me") == []
+
+
+async def test_answer_running_past_the_maximum_duration_is_ended(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    fake_upstream.enqueue(Reply(text=" ".join(["slow"] * 200), interval=0.02))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream, max_generation_s=0.5))
+    sent = await chat.send("me", None, "q")
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert row.status == Status.ERROR and "longer than 0.5 s" in row.error
+    assert row.content.startswith("slow")
+    rec = await fake_upstream.wait_for_end_async(1)
+    assert rec.disconnected_at is not None  # the upstream response was closed, not left running
+
+
+async def test_hub_forgets_finished_generations_and_their_subscribers(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q")
+    sent.generation.publisher.subscribe(lambda _e: None)
+    assert chat.hub.stats() == {"generations": 1, "subscribers": 1}
+    await finish(chat, "me", sent.assistant_message.id)
+    assert chat.hub.stats() == {"generations": 0, "subscribers": 0}
+    assert chat.hub.get("someone-else", sent.assistant_message.id) is None
