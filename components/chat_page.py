@@ -50,6 +50,7 @@ class ChatPage:
         self.selected: dict[int, int] = {}  # question id -> shown answer version id
         self.views: dict[int, AssistantMessage] = {}
         self.active: int | None = None  # message id of the answer being generated
+        self.welcome: ui.element | None = None
 
     async def build(self) -> None:
         add_theme()
@@ -104,6 +105,7 @@ class ChatPage:
         messages = await self.ctx.store.list_messages(self.owner, self.conversation_id) if self.conversation_id else []
         self.thread.clear()
         self.views.clear()
+        self.welcome = None
         answers: dict[int, list[Message]] = {}
         for m in messages:
             if m.role == "assistant" and m.reply_to is not None:
@@ -120,10 +122,9 @@ class ChatPage:
                     self._add_answer(chosen, versions, is_last=q is questions[-1])
 
     def _welcome(self) -> None:
-        with ui.column().classes("welcome items-center") as welcome:
+        with ui.column().classes("welcome items-center") as self.welcome:
             ui.label("What can I help with?").classes("text-2xl font-semibold")
             ui.label(f"Answering: {self.ctx.backend.label}").classes("text-sm")
-        self._welcome_el = welcome
 
     def _add_answer(self, message: Message, versions: list[Message], is_last: bool) -> AssistantMessage:
         view = AssistantMessage(
@@ -176,9 +177,9 @@ class ChatPage:
         return True
 
     def _show_sent(self, sent: Sent) -> None:
-        if getattr(self, "_welcome_el", None) is not None:
-            self._welcome_el.delete()
-            self._welcome_el = None
+        if self.welcome is not None:
+            self.welcome.delete()
+            self.welcome = None
         for view in self.views.values():
             view.set_last(False)
         with self.thread:

@@ -66,7 +66,7 @@ class AssistantMessage(ui.element):
             self.body = MarkdownView(message.content)
             self.status_line = ui.label("").classes("msg-status").props("role=status aria-live=polite")
             self.note = ui.label(message.error).classes("msg-note")
-            with ui.row().classes("msg-actions items-center gap-1") as self.actions:
+            with ui.row().classes("msg-actions items-center gap-1"):
                 self._build_actions()
         self._ticker = ui.timer(0.5, self._tick, active=False)
         self._set_status(Status(message.status), message.error)
@@ -125,7 +125,7 @@ class AssistantMessage(ui.element):
         self._refresh_actions(streaming=True)
 
     def _tick(self) -> None:
-        """Counts seconds since the question was sent while nothing has arrived, so a slow model never looks frozen."""
+        """Counts seconds since sending while nothing has arrived, so a slow model never looks frozen."""
         if self._phase not in ("connecting", "waiting"):
             return
         elapsed = int(time.time() - self._phase_started)
@@ -140,8 +140,7 @@ class AssistantMessage(ui.element):
         self._set_attr("data-phase", status)
         self.status_line.text = "Generating…" if status == Status.STREAMING else ""
         self.status_line.classes(replace="msg-status")
-        labels = {Status.STOPPED: "Stopped.", Status.INTERRUPTED: note or "Interrupted."}
-        self.note.text = note if status != Status.STOPPED else labels[Status.STOPPED]
+        self.note.text = "Stopped." if status == Status.STOPPED else note
         kind = "error" if status in (Status.ERROR, Status.FILTERED, Status.INTERRUPTED) else "info"
         self.note.classes(replace=f"msg-note msg-note-{kind}")
         self._refresh_actions(streaming=status == Status.STREAMING)
