@@ -153,24 +153,22 @@ def azure_settings(fake: FakeUpstream, **kw: object) -> Settings:
     return Settings(_env_file=None, **{**base, **kw})
 
 
-async def test_azure_classic_path_with_api_key(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
-    settings = azure_settings(fake_upstream, azure_openai_api_key="az-key", azure_openai_api_version="2024-10-21")
+@pytest.mark.parametrize(
+    ("api_version", "path"),
+    [("2024-10-21", "/openai/deployments/fake-deploy/chat/completions"), ("", "/openai/v1/chat/completions")],
+    ids=["classic", "v1"],
+)
+async def test_azure_api_key_goes_in_the_api_key_header(
+    fake_upstream: FakeUpstream, tmp_path: Path, api_version: str, path: str
+) -> None:
+    settings = azure_settings(fake_upstream, azure_openai_api_key="az-key", azure_openai_api_version=api_version)
     chat = make_chat(tmp_path, settings)
     sent = await chat.send("me", None, "q")
     assert (await finish(chat, "me", sent.assistant_message.id)).status == Status.DONE
     rec = fake_upstream.requests[0]
-    assert rec.path == "/openai/deployments/fake-deploy/chat/completions"
-    assert rec.query["api-version"] == "2024-10-21"
+    assert rec.path == path
     assert rec.headers["api-key"] == "az-key"
-
-
-async def test_azure_v1_path_with_api_key(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
-    chat = make_chat(tmp_path, azure_settings(fake_upstream, azure_openai_api_key="az-key"))
-    sent = await chat.send("me", None, "q")
-    assert (await finish(chat, "me", sent.assistant_message.id)).status == Status.DONE
-    rec = fake_upstream.requests[0]
-    assert rec.path == "/openai/v1/chat/completions"
-    assert rec.headers["api-key"] == "az-key"
+    assert rec.query.get("api-version", "") == api_version
     assert rec.body["model"] == "fake-deploy"
 
 
