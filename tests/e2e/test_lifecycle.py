@@ -91,7 +91,7 @@ def test_rate_limit_countdown_then_answer(app_server, fake_upstream: FakeUpstrea
 def test_reload_mid_stream_continues_without_loss_or_doubling(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
-    fake_upstream.enqueue(slow(rate=60))
+    fake_upstream.enqueue(slow(rate=30))
     app = app_server()
     page.goto(app.url)
     send(page, "Stream a lot")
@@ -108,7 +108,7 @@ def test_reload_mid_stream_continues_without_loss_or_doubling(
 def test_two_tabs_stream_the_same_answer_and_a_closed_tab_does_not_stop_it(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
-    fake_upstream.enqueue(slow(rate=60))
+    fake_upstream.enqueue(slow(rate=30))
     app = app_server()
     page.goto(app.url)
     send(page, "Share this")
@@ -228,7 +228,7 @@ def test_no_leaks_after_100_reload_and_stop_cycles(app_server, fake_upstream: Fa
     app = app_server()
     baseline = stats(app.url)  # includes the harness's readiness probe, a page that never connected
     page.goto(app.url)
-    fake_upstream.default = slow(rate=50)
+    fake_upstream.default = slow(rate=50, stall_after=30, stall_max=60)  # streams until stopped
     for cycle in range(100):
         if cycle % 10 == 0:
             send(page, f"cycle {cycle}")
