@@ -308,10 +308,13 @@ class MarkdownStream:
         n_final = len(blocks) if final else 0
         if not final:
             for k, b in enumerate(blocks):
-                if k + 1 < len(blocks):
-                    if not self._ends_before(blocks[k + 1], tokens, tail_src, lines, n_complete):
-                        break
-                elif not self._closed_fence(tokens[b.start], tail_src, lines, n_complete):
+                # A fence whose closing line is complete is final whatever follows; without this, a
+                # flush that closes a fence *and* starts the next block on an incomplete line
+                # re-rendered the whole (highlighted) fence into the tail, then committed it again.
+                if self._closed_fence(tokens[b.start], tail_src, lines, n_complete):
+                    pass
+                elif k + 1 == len(blocks) or not self._ends_before(blocks[k + 1], tokens, tail_src, lines,
+                                                                   n_complete):
                     break
                 n_final = k + 1
 
