@@ -122,7 +122,8 @@ class ChatService:
         upto = [
             m for m in history if m.id is not None and assistant.reply_to is not None and m.id <= assistant.reply_to
         ]
-        prompt = build_prompt(self.settings.system_prompt, visible_history(upto), self.settings.context_token_budget)
+        budget = min(self.settings.context_token_budget, self.backend.prompt_token_limit or 1 << 30)
+        prompt = build_prompt(self.settings.system_prompt, visible_history(upto), budget)
         assert assistant.id is not None
         gen = Generation(
             owner=owner,

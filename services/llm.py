@@ -25,6 +25,7 @@ class Backend:
     label: str
     facts: BackendFacts
     request_options: dict[str, Any] = field(default_factory=dict)
+    prompt_token_limit: int | None = None  # the model's own window, when we know it is small
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -104,8 +105,12 @@ def openai_backend(settings: Settings) -> Backend:
     )
 
 
-def local_backend(base_url: str, api_key: str, model_name: str, max_tokens: int) -> Backend:
-    """The embedded llama.cpp server on loopback, guarded by a random key."""
+def local_backend(base_url: str, api_key: str, model_name: str, max_tokens: int, slot_ctx: int) -> Backend:
+    """The embedded llama.cpp server on loopback, guarded by a random key.
+
+    Each parallel slot has `slot_ctx` tokens for prompt and answer together, so the prompt must
+    leave room for the answer (plus a margin: our token estimate is rough).
+    """
     client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key=api_key, max_retries=0, timeout=120.0)
     return Backend(
         client=client,
@@ -113,6 +118,7 @@ def local_backend(base_url: str, api_key: str, model_name: str, max_tokens: int)
         label=f"{model_name} · embedded, offline",
         facts=BackendFacts("local", model_name, "LOCAL_MODEL_PATH", "LOCAL_MODEL_PATH"),
         # A 135M model rambles and repeats at default sampling; these keep it on topic.
+        prompt_token_limit=max(256, int((slot_ctx - max_tokens) * 0.8)),
         request_options={
             "max_tokens": max_tokens,
             "temperature": 0.3,

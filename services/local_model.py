@@ -26,6 +26,7 @@ class LocalServer:
     base_url: str
     api_key: str
     model_name: str
+    slot_ctx: int  # tokens each parallel request may use, prompt and answer together
     server: Any
 
     def stop(self) -> None:
@@ -53,4 +54,4 @@ def start_local_server(model_path: str = "", ctx: int = 8192, threads: int = 0, 
     api_key = secrets.token_urlsafe(24)
     params.api_keys = [api_key]
     server = xlc.Server(params)
-    return LocalServer(server.listening_address, api_key, path.name.removesuffix(".gguf"), server)
+    return LocalServer(server.listening_address, api_key, path.name.removesuffix(".gguf"), ctx // parallel, server)

@@ -313,8 +313,7 @@ class MarkdownStream:
                 # re-rendered the whole (highlighted) fence into the tail, then committed it again.
                 if self._closed_fence(tokens[b.start], tail_src, lines, n_complete):
                     pass
-                elif k + 1 == len(blocks) or not self._ends_before(blocks[k + 1], tokens, tail_src, lines,
-                                                                   n_complete):
+                elif k + 1 == len(blocks) or not self._ends_before(blocks[k + 1], tokens, tail_src, lines, n_complete):
                     break
                 n_final = k + 1
 

@@ -41,7 +41,10 @@ def make_backend(settings: Settings) -> tuple[Backend, LocalServer | None]:
     if kind == "openai":
         return openai_backend(settings), None
     local = start_local_server(settings.local_model_path, settings.local_model_ctx, settings.local_model_threads)
-    return local_backend(local.base_url, local.api_key, local.model_name, settings.local_model_max_tokens), local
+    backend = local_backend(
+        local.base_url, local.api_key, local.model_name, settings.local_model_max_tokens, local.slot_ctx
+    )
+    return backend, local
 
 
 def build_context(settings: Settings) -> AppContext:

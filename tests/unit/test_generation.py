@@ -226,3 +226,18 @@ async def test_hub_forgets_finished_generations_and_their_subscribers(
     await finish(chat, "me", sent.assistant_message.id)
     assert chat.hub.stats() == {"generations": 0, "subscribers": 0}
     assert chat.hub.get("someone-else", sent.assistant_message.id) is None
+
+
+async def test_a_small_model_window_trims_history_below_the_configured_budget(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    chat = make_chat(tmp_path, openai_settings(fake_upstream, context_token_budget=100_000))
+    chat.backend.prompt_token_limit = 120  # like the embedded model's per-slot window
+    conv_id = None
+    for i in range(3):
+        sent = await chat.send("me", conv_id, f"question {i} " + "x" * 200)
+        conv_id = sent.conversation.id
+        await finish(chat, "me", sent.assistant_message.id)
+    last = fake_upstream.requests[-1].messages
+    assert last[0]["role"] == "system" and last[-1]["content"].startswith("question 2")
+    assert not any(m["content"].startswith("question 0") for m in last)
