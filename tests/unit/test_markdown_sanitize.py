@@ -160,7 +160,7 @@ def test_html_in_code_is_shown_as_text() -> None:
 
 def test_links_open_in_new_tab_without_opener() -> None:
     html = render_markdown("[docs](https://example.com/a?b=1&c=2) and <https://example.org>")
-    assert html.count('target="_blank"') == 2 and html.count('rel="noopener noreferrer"') == 2
+    assert html.count("target=_blank") == 2 and html.count('rel="noopener noreferrer"') == 2
     assert 'href="https://example.com/a?b=1&amp;c=2"' in html
 
 
@@ -175,15 +175,15 @@ def test_remote_images_become_click_to_load_placeholders() -> None:
 
 def test_code_blocks_are_highlighted_with_classes_label_and_copy_button() -> None:
     html = render_markdown("```python\ndef f():\n    return 1\n```")
-    assert '<span class="k">def</span>' in html and "style=" not in html
-    assert '<span class="md-code-lang">python</span>' in html
-    assert 'aria-label="Copy"' in html and ">Copy</button>" in html
-    assert 'md-code-lang">text</span>' in render_markdown("```\nplain\n```")
+    assert "<span class=k>def</span>" in html and "style=" not in html
+    assert "<span class=md-code-lang>python</span>" in html
+    assert "aria-label=Copy" in html and ">Copy</button>" in html
+    assert "md-code-lang>text</span>" in render_markdown("```\nplain\n```")
 
 
 def test_table_alignment_uses_classes_not_style() -> None:
     html = render_markdown("| a | b |\n|:-:|--:|\n| 1 | 2 |")
-    assert 'class="md-al-center"' in html and 'class="md-al-right"' in html and "style" not in html
+    assert "class=md-al-center" in html and "class=md-al-right" in html and "style" not in html
 
 
 def test_css_covers_light_and_dark_and_pygments() -> None:
@@ -191,3 +191,11 @@ def test_css_covers_light_and_dark_and_pygments() -> None:
     assert "body.body--dark .md-view .md-pre .k" in css
     assert "body:not(.body--dark) .md-view .md-pre .k" in css
     assert "\npre {" not in css  # Pygments' global rules are dropped
+
+
+def test_one_word_attributes_lose_their_quotes_but_text_keeps_them() -> None:
+    """Quotes cost 4 bytes each on the websocket; text that looks like an attribute must not change."""
+    html = render_markdown('Say class="k" and `a="b"`\n\n```html\n<div class="x">\n```')
+    assert 'class="k"' in html and '<code>a="b"</code>' in html
+    assert "<span class=s>&quot;x&quot;</span>" in html or '<span class=s>"x"</span>' in html
+    assert 'class="' not in html.replace('class="k"', "")

@@ -210,9 +210,9 @@ def test_open_fence_streams_plain_text_and_highlights_once() -> None:
     stream = MarkdownStream("```python\n")
     patches = [stream.feed(f"x = {i}  # <tag>\n") for i in range(50)]
     assert all(p.splice and p.splice[1] == 0 for p in patches)  # pure insertions
-    assert "&lt;tag&gt;" in stream.tail_html and '<span class="n">' not in stream.tail_html
+    assert "&lt;tag&gt;" in stream.tail_html and "<span class=n>" not in stream.tail_html
     done = stream.feed("```\n")
-    assert '<span class="n">x</span>' in done.commit  # highlighted on close, sent once
+    assert "<span class=n>x</span>" in done.commit  # highlighted on close, sent once
     assert stream.tail_html == ""
 
 
