@@ -65,7 +65,7 @@ def test_shift_enter_adds_a_line_and_enter_sends_both(app_server, fake_upstream:
 def test_stream_switch_off_sends_one_request_and_is_remembered(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
-    fake_upstream.enqueue(Reply(text="The whole answer at once.", headers_delay=0.5))
+    fake_upstream.enqueue(Reply(text="The whole answer at once.", headers_delay=2.0))
     app = app_server()
     page.goto(app.url)
     switch = page.get_by_role("switch", name="Stream responses")
