@@ -56,10 +56,7 @@ class ChatService:
         conv = await self.store.get_conversation(owner, conversation_id) if conversation_id else None
         if conv is None:
             conv = await self.store.create_conversation(owner, make_title(text))
-        elif conv.title == "New chat":
-            await self.store.touch_conversation(owner, conv.id, title=make_title(text))
-        if self.busy(owner, conv.id):
-            raise ChatError("Wait for the current answer to finish, or press Stop.")
+        self._ensure_idle(owner, conv.id)
         user = await self.store.add_message(Message(conversation_id=conv.id, owner=owner, role="user", content=text))
         await self.store.touch_conversation(owner, conv.id)
         assistant, gen = await self._answer(owner, conv.id, user.id, stream)
@@ -67,9 +64,7 @@ class ChatService:
 
     async def retry(self, owner: str, message_id: int, stream: bool = True) -> Sent:
         """Re-run a failed, stopped or interrupted answer in place."""
-        msg = await self._own_answer(owner, message_id)
-        conv = await self.store.get_conversation(owner, msg.conversation_id)
-        assert conv is not None
+        msg, conv = await self._own_answer(owner, message_id)
         await self.store.update_message(owner, msg.id, content="", status=Status.STREAMING, error="", finish_reason="")
         msg.content, msg.status, msg.error = "", Status.STREAMING, ""
         gen = await self._generate(owner, conv.id, msg, stream)
@@ -77,9 +72,8 @@ class ChatService:
 
     async def regenerate(self, owner: str, message_id: int, stream: bool = True) -> Sent:
         """A new version of an answer; the earlier ones stay reachable."""
-        msg = await self._own_answer(owner, message_id)
-        conv = await self.store.get_conversation(owner, msg.conversation_id)
-        assert conv is not None and msg.reply_to is not None
+        msg, conv = await self._own_answer(owner, message_id)
+        assert msg.reply_to is not None
         assistant, gen = await self._answer(owner, conv.id, msg.reply_to, stream)
         return Sent(conv, None, assistant, gen)
 
@@ -93,13 +87,18 @@ class ChatService:
     def busy(self, owner: str, conversation_id: str) -> bool:
         return bool(self.hub.for_conversation(owner, conversation_id))
 
-    async def _own_answer(self, owner: str, message_id: int) -> Message:
-        msg = await self.store.get_message(owner, message_id)
-        if msg is None or msg.role != "assistant":
-            raise ChatError("That answer no longer exists.")
-        if self.hub.get(owner, message_id) is not None or self.busy(owner, msg.conversation_id):
+    def _ensure_idle(self, owner: str, conversation_id: str) -> None:
+        """One answer at a time per conversation (a second tab may try to send meanwhile)."""
+        if self.busy(owner, conversation_id):
             raise ChatError("Wait for the current answer to finish, or press Stop.")
-        return msg
+
+    async def _own_answer(self, owner: str, message_id: int) -> tuple[Message, Conversation]:
+        msg = await self.store.get_message(owner, message_id)
+        conv = await self.store.get_conversation(owner, msg.conversation_id) if msg is not None else None
+        if msg is None or conv is None or msg.role != "assistant":
+            raise ChatError("That answer no longer exists.")
+        self._ensure_idle(owner, conv.id)
+        return msg, conv
 
     async def _answer(
         self, owner: str, conversation_id: str, reply_to: int | None, stream: bool
