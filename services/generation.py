@@ -167,7 +167,10 @@ class Generation:
             chunks = stream.__aiter__()
             while True:
                 try:
-                    chunk = await asyncio.wait_for(anext(chunks), self.settings.idle_timeout_s)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Stop that lands
+                    # just as a chunk arrives, and the answer would run on to the end.
+                    async with asyncio.timeout(self.settings.idle_timeout_s):
+                        chunk = await anext(chunks)
                 except StopAsyncIteration:
                     return
                 except TimeoutError as exc:
