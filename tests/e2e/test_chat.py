@@ -106,6 +106,7 @@ def test_conversations_survive_an_app_restart(app_server, fake_upstream: FakeUps
     send(page, "Persist this")
     expect(last_answer(page)).to_have_attribute("data-status", "done")
     url = page.url
+    page.goto("about:blank")  # closed tab, opened again later; an open tab would reload itself and race the goto
     app.restart()
     page.goto(url)
     expect(page.locator('[data-role="user"]')).to_have_text("Persist this")
