@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 
-from nicegui import app, ui
+from nicegui import app, background_tasks, ui
 
 from components.composer import Composer
 from components.markdown_view import add_markdown_assets
@@ -50,7 +52,10 @@ class ChatPage:
         self.selected: dict[int, int] = {}  # question id -> shown answer version id
         self.views: dict[int, AssistantMessage] = {}
         self.active: int | None = None  # message id of the answer being generated
+        self.followed: weakref.WeakSet[Generation] = weakref.WeakSet()
         self.welcome: ui.element | None = None
+        # Held while this tab starts an answer or rebuilds the thread, so news from another tab waits its turn.
+        self.busy = asyncio.Lock()
 
     async def build(self) -> None:
         add_theme()
@@ -71,8 +76,10 @@ class ChatPage:
         else:
             await self._render_thread()
         await self.sidebar.refresh()
-        await ui.context.client.connected()
+        client = ui.context.client
+        await client.connected()
         self._attach_running()
+        client.on_delete(self.ctx.hub.watch(self.owner, self._started_elsewhere))
 
     def _header(self) -> None:
         with ui.header().classes("app-header items-center justify-between"):
@@ -151,6 +158,7 @@ class ChatPage:
                 ui.timer(0, self._render_thread, once=True)
 
     def _follow(self, view: AssistantMessage, gen: Generation) -> None:
+        self.followed.add(gen)
         self.active = gen.message_id
         self.composer.set_generating(True)
         view.attach(gen, on_final=lambda: self._finished(gen.message_id))
@@ -162,17 +170,32 @@ class ChatPage:
 
     # actions -------------------------------------------------------------------------------
 
+    def _started_elsewhere(self, gen: Generation) -> None:
+        """An answer of this owner started (maybe in another tab): refresh what this tab shows of it."""
+        background_tasks.create(self._catch_up(gen), name="catch up with another tab")
+
+    async def _catch_up(self, gen: Generation) -> None:
+        async with self.busy:
+            if self.thread.is_deleted or gen in self.followed:
+                return  # the tab is gone, or it already shows this answer (it started it)
+            with self.thread:
+                if gen.conversation_id == self.conversation_id:
+                    await self._render_thread()
+                    self._attach_running()
+                await self.sidebar.refresh()
+
     async def _send(self, text: str) -> bool:
-        try:
-            sent = await self.ctx.chat.send(self.owner, self.conversation_id, text, stream=self._streaming())
-        except ChatError as exc:
-            ui.notify(str(exc), type="warning")
-            return False
-        if self.conversation_id != sent.conversation.id:
-            self.conversation_id = sent.conversation.id
-            self.sidebar.set_current(sent.conversation.id)
-            ui.navigate.history.replace(f"/c/{sent.conversation.id}")
-        self._show_sent(sent)
+        async with self.busy:
+            try:
+                sent = await self.ctx.chat.send(self.owner, self.conversation_id, text, stream=self._streaming())
+            except ChatError as exc:
+                ui.notify(str(exc), type="warning")
+                return False
+            if self.conversation_id != sent.conversation.id:
+                self.conversation_id = sent.conversation.id
+                self.sidebar.set_current(sent.conversation.id)
+                ui.navigate.history.replace(f"/c/{sent.conversation.id}")
+            self._show_sent(sent)
         await self.sidebar.refresh()
         return True
 
@@ -204,18 +227,20 @@ class ChatPage:
         await self._rerun(lambda: self.ctx.chat.regenerate(self.owner, message.id or -1, stream=self._streaming()))
 
     async def _rerun(self, action: Callable[[], Awaitable[Sent]]) -> None:
-        try:
-            sent = await action()
-        except ChatError as exc:
-            ui.notify(str(exc), type="warning")
-            return
-        await self._render_thread()
-        view = self.views.get(sent.assistant_message.id or -1)
-        if view is not None:
-            self._follow(view, sent.generation)
+        async with self.busy:
+            try:
+                sent = await action()
+            except ChatError as exc:
+                ui.notify(str(exc), type="warning")
+                return
+            await self._render_thread()
+            view = self.views.get(sent.assistant_message.id or -1)
+            if view is not None:
+                self._follow(view, sent.generation)
 
     async def _show_version(self, message: Message) -> None:
         if message.reply_to is not None and message.id is not None:
             self.selected[message.reply_to] = message.id
-        await self._render_thread()
-        self._attach_running()
+        async with self.busy:
+            await self._render_thread()
+            self._attach_running()

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -236,12 +237,30 @@ class GenerationHub:
 
     def __init__(self) -> None:
         self._active: dict[int, Generation] = {}
+        self._watchers: dict[str, set[Callable[[Generation], None]]] = {}
 
     def start(self, generation: Generation) -> Generation:
         self._active[generation.message_id] = generation
         task = generation.start()
         task.add_done_callback(lambda _t: self._active.pop(generation.message_id, None))
+        for callback in list(self._watchers.get(generation.owner, ())):
+            callback(generation)
         return generation
+
+    def watch(self, owner: str, callback: Callable[[Generation], None]) -> Callable[[], None]:
+        """Tell every open tab of this owner when an answer starts, so a second tab follows it live.
+
+        The callback runs inside `start`, so it must only schedule work. Returns the unwatch function."""
+        self._watchers.setdefault(owner, set()).add(callback)
+
+        def unwatch() -> None:
+            callbacks = self._watchers.get(owner)
+            if callbacks is not None:
+                callbacks.discard(callback)
+                if not callbacks:
+                    del self._watchers[owner]
+
+        return unwatch
 
     def get(self, owner: str, message_id: int) -> Generation | None:
         gen = self._active.get(message_id)
@@ -255,6 +274,7 @@ class GenerationHub:
         return {
             "generations": len(self._active),
             "subscribers": sum(g.publisher.subscriber_count for g in self._active.values()),
+            "watchers": sum(len(c) for c in self._watchers.values()),
         }
 
     async def shutdown(self) -> None:

@@ -142,6 +142,43 @@ def test_two_tabs_stream_the_same_answer_and_a_closed_tab_does_not_stop_it(
     assert fake_upstream.wait_for_end(1).done_sent
 
 
+def test_an_open_second_tab_follows_an_answer_started_in_the_first_and_can_stop_it(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    fake_upstream.enqueue(Reply(text="First answer."))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Start here")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    same_chat = page.context.new_page()
+    same_chat.goto(page.url)
+    new_chat = page.context.new_page()
+    new_chat.goto(app.url)
+    expect(last_answer(same_chat)).to_contain_text("First answer.")
+
+    fake_upstream.enqueue(slow(rate=30))
+    send(page, "Follow me live")  # typed in the first tab only; the others are not reloaded
+    expect(same_chat.locator('[data-role="user"]').last).to_have_text("Follow me live")
+    expect(last_answer(same_chat)).to_have_attribute("data-status", "streaming")
+    expect(last_answer(same_chat)).to_contain_text("word10")
+    expect(new_chat.locator(".conv-list a")).to_have_count(1)  # a follow-up, not a new chat
+    expect(new_chat.locator('[data-role="user"]')).to_have_count(0)  # the blank tab stays blank
+
+    same_chat.get_by_role("button", name="Stop").click()  # stopped from the tab that did not start it
+    for tab in (same_chat, page):
+        expect(last_answer(tab)).to_have_attribute("data-status", "stopped")
+        expect(tab.get_by_role("button", name="Send")).to_be_visible()
+    assert fake_upstream.wait_for_end(2).disconnected_at is not None
+    assert last_answer(same_chat).inner_text().split()[:20] == last_answer(page).inner_text().split()[:20]
+
+    fake_upstream.enqueue(Reply(text="Second chat."))
+    send(new_chat, "Another topic")
+    expect(page.get_by_role("link", name="Another topic")).to_be_visible()  # the other tabs' sidebars
+    expect(same_chat.get_by_role("link", name="Another topic")).to_be_visible()
+    expect(last_answer(page)).to_have_attribute("data-status", "stopped")  # they stay where they were
+    expect(page.locator('[data-role="user"]').last).to_have_text("Follow me live")
+
+
 def test_answer_completes_with_every_tab_closed(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
     fake_upstream.enqueue(slow(rate=80))
     app = app_server()
@@ -261,10 +298,10 @@ def test_no_leaks_after_100_reload_and_stop_cycles(app_server, fake_upstream: Fa
     while time.monotonic() < deadline:
         now = stats(app.url)
         settled = now["clients"] <= baseline["clients"] and now["tasks"] <= baseline["tasks"] + 5
-        if now["generations"] == 0 and now["subscribers"] == 0 and settled:
+        if now["generations"] == 0 and now["subscribers"] == 0 and now["watchers"] == 0 and settled:
             break
         time.sleep(0.2)  # polling a condition with a deadline, not a fixed wait
-    assert now["generations"] == 0 and now["subscribers"] == 0, now
+    assert now["generations"] == 0 and now["subscribers"] == 0 and now["watchers"] == 0, now
     assert now["clients"] <= baseline["clients"], (baseline, now)
     assert now["tasks"] <= baseline["tasks"] + 5, (baseline, now)
 

@@ -222,10 +222,28 @@ async def test_hub_forgets_finished_generations_and_their_subscribers(
     chat = make_chat(tmp_path, openai_settings(fake_upstream))
     sent = await chat.send("me", None, "q")
     sent.generation.publisher.subscribe(lambda _e: None)
-    assert chat.hub.stats() == {"generations": 1, "subscribers": 1}
+    assert chat.hub.stats() == {"generations": 1, "subscribers": 1, "watchers": 0}
     await finish(chat, "me", sent.assistant_message.id)
-    assert chat.hub.stats() == {"generations": 0, "subscribers": 0}
+    assert chat.hub.stats() == {"generations": 0, "subscribers": 0, "watchers": 0}
     assert chat.hub.get("someone-else", sent.assistant_message.id) is None
+
+
+async def test_hub_tells_only_the_owners_watchers_that_an_answer_started(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    mine: list[int] = []
+    theirs: list[int] = []
+    unwatch = chat.hub.watch("me", lambda g: mine.append(g.message_id))
+    chat.hub.watch("you", lambda g: theirs.append(g.message_id))
+    first = await chat.send("me", None, "q")
+    assert mine == [first.assistant_message.id] and theirs == []
+    await finish(chat, "me", first.assistant_message.id)
+    unwatch()
+    second = await chat.send("me", first.conversation.id, "again")
+    await finish(chat, "me", second.assistant_message.id)
+    assert mine == [first.assistant_message.id]  # unwatched: told nothing more
+    assert chat.hub.stats()["watchers"] == 1  # only "you" is left
 
 
 async def test_a_small_model_window_trims_history_below_the_configured_budget(
