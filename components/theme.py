@@ -38,15 +38,19 @@ body.body--dark .msg-note-info { background: #1f2937; color: #cbd5e1; }
 """
 
 # Follows new text only while the reader is already at the bottom; scrolling up stops following.
+# A ResizeObserver runs after layout, once per frame in which the page grew: reading the height
+# there is free, where a MutationObserver (one call per DOM change) forced a layout every time.
 STICK_TO_BOTTOM = """
 <script>
 (() => {
-  let follow = true;
+  let follow = true, height = 0;
   addEventListener('scroll', () => {
-    follow = innerHeight + scrollY >= document.body.scrollHeight - 80;
+    follow = innerHeight + scrollY >= height - 80;
   }, {passive: true});
-  new MutationObserver(() => { if (follow) scrollTo(0, document.body.scrollHeight); })
-    .observe(document.body, {childList: true, subtree: true, characterData: true});
+  new ResizeObserver(() => {
+    height = document.body.scrollHeight;
+    if (follow) scrollTo(0, height);
+  }).observe(document.body);
 })();
 </script>
 """

@@ -220,3 +220,35 @@ def test_embedded_model_answers_for_real(app_server, fake_upstream: FakeUpstream
     expect(answer).to_have_attribute("data-status", "done", timeout=60_000)
     assert len(answer.inner_text().strip()) > 0
     assert fake_upstream.requests == []
+
+
+AT_BOTTOM = "() => innerHeight + scrollY >= document.body.scrollHeight - 100"
+
+
+def test_page_follows_a_streaming_answer_until_the_reader_scrolls_up(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    lines = "\n\n".join(f"Line {i} of a long answer." for i in range(150))
+    fake_upstream.enqueue(Reply(text=lines, interval=0.012))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Write a lot")
+    answer = last_answer(page)
+    expect(answer).to_contain_text("Line 30 of")  # taller than the window by now
+    page.wait_for_function(AT_BOTTOM)  # followed it
+    assert page.evaluate("scrollY") > 0
+
+    page.mouse.move(640, 400)
+    page.mouse.wheel(0, -600)  # the reader scrolls up to read
+    page.wait_for_function("() => innerHeight + scrollY < document.body.scrollHeight - 400")
+    where = page.evaluate("scrollY")
+    shown = len(re.findall(r"Line \d+ of", answer.inner_text()))
+    expect(answer).to_contain_text(f"Line {shown + 10} of")  # more text arrived meanwhile ...
+    assert abs(page.evaluate("scrollY") - where) < 5  # ... and the page stayed where the reader is
+
+    page.mouse.wheel(0, 100_000)  # back to the bottom: following resumes
+    page.wait_for_function(AT_BOTTOM)
+    shown = len(re.findall(r"Line \d+ of", answer.inner_text()))
+    expect(answer).to_have_attribute("data-status", "done")
+    assert shown < 150  # it was still streaming when the reader came back ...
+    page.wait_for_function(AT_BOTTOM)  # ... and the page followed it to the end
