@@ -15,7 +15,7 @@ import html
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import nh3
@@ -31,11 +31,14 @@ from pygments.util import ClassNotFound
 
 __all__ = [
     "Block",
+    "TableParts",
     "closing_fence_re",
+    "join_table",
     "make_md",
     "render_block_source",
     "render_list_item",
     "render_markdown",
+    "render_table",
     "sanitize",
     "split_blocks",
     "structure_parse",
@@ -292,6 +295,59 @@ def render_list_item(src: str, tight: bool) -> tuple[str, str, str]:
     open_html = r.renderToken(tokens, 0, _MD.options, {})
     close_html = r.renderToken(tokens, len(tokens) - 1, _MD.options, {})
     return open_html, out[len(open_html) : len(out) - len(close_html)], close_html
+
+
+class TableParts(NamedTuple):
+    """A table rendered in parts: see :func:`render_table`."""
+
+    head: str  # <table> through </thead>, unsanitized
+    rows: list[str]  # each body row's <tr>…</tr>, unsanitized
+    lines: int  # source lines the table spans
+    columns: int
+    safe: tuple[str, list[str]] | None  # head and rows sanitized, None if raw HTML is in the table
+
+
+def render_table(src: str) -> TableParts | None:
+    """Parts of the table that src starts with; None unless that table is src's only block.
+
+    A body row renders the same under any table with the same header and delimiter lines (up to
+    markdown-it's limit on filled-in cells), so the stream renders each finished row once and joins
+    the parts with :func:`join_table`. Without raw HTML the sanitizer keeps each row as it is too
+    (``safe``); raw HTML in one cell (``<textarea>``, ``</table>``) can change how the rest of the
+    table is sanitized, so then only the whole table may be.
+    """
+    env: dict[str, Any] = {}
+    tokens = _MD.parse(src, env)
+    blocks = split_blocks(tokens)
+    if len(blocks) != 1 or blocks[0].type != "table_open":
+        return None
+    r = _MD.renderer
+    head_end = next(i for i, t in enumerate(tokens) if t.type == "thead_close") + 1
+    rows: list[str] = []
+    start = head_end
+    for i in range(head_end, len(tokens)):
+        if tokens[i].type == "tr_open":
+            start = i
+        elif tokens[i].type == "tr_close":
+            rows.append(r.render(tokens[start : i + 1], _MD.options, env))
+    head = r.render(tokens[:head_end], _MD.options, env)
+    columns = sum(t.type == "th_open" for t in tokens[:head_end])
+    raw_html = any(c.type == "html_inline" for t in tokens if t.children for c in t.children)
+    return TableParts(head, rows, tokens[0].map[1], columns, None if raw_html else _sanitize_parts(head, rows))
+
+
+def join_table(head: str, rows: str) -> str:
+    """A table's HTML from its head and its body rows' HTML, as markdown-it joins them."""
+    return head + (f"<tbody>\n{rows}</tbody>\n" if rows else "") + "</table>\n"
+
+
+def _sanitize_parts(head: str, rows: list[str]) -> tuple[str, list[str]] | None:
+    """Sanitize a table once and cut the result into head and rows (None if it does not cut so)."""
+    whole = sanitize(join_table(head, "".join(rows)))
+    head_s, _, body = whole.partition("<tbody>\n") if rows else (whole.removesuffix("</table>\n"), "", "")
+    rows_s = [row + "</tr>\n" for row in body.split("</tr>\n")[:-1]]
+    ok = len(rows_s) == len(rows) and join_table(head_s, "".join(rows_s)) == whole
+    return (head_s, rows_s) if ok else None
 
 
 @lru_cache(maxsize=64)

@@ -18,7 +18,9 @@ Offsets are UTF-16 code units because the client is JavaScript. Why this costs O
 * only the tail is parsed again per feed, and the tail is sent as a common-prefix/suffix splice;
 * an open fenced code block streams its new lines as escaped text (no parse, no highlighting) and
   is replaced once by the highlighted version when it closes;
-* an open top-level list re-parses only its last item, not the whole list.
+* an open top-level list re-parses only its last item, not the whole list;
+* an open top-level table renders and sanitizes each finished row once and re-parses only its last
+  line, under its header and delimiter lines (raw HTML in a cell: the whole table is sanitized).
 
 The displayed tail may differ from the exact render while it is open (plain code, list tightness);
 ``finish()`` always ends with exactly ``render_markdown(text)``.
@@ -32,15 +34,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from markdown_it.rules_block.table import MAX_AUTOCOMPLETED_CELLS
+
 from services.markdown_render import (
     CODE_FOOT,
     closing_fence_re,
     code_head,
     fence_lang,
+    join_table,
     normalize,
     render_block_source,
     render_list_item,
     render_markdown,
+    render_table,
     sanitize,
     structure_parse,
 )
@@ -194,6 +200,17 @@ class _List:
     prefix_raw: str = ""
 
 
+@dataclass
+class _Table:
+    """An open top-level table: finished rows are rendered once, only the last line is re-parsed."""
+
+    head_src: str  # header and delimiter lines: each re-parse puts them above the new lines
+    row_off: int  # absolute offset of the first line not rendered for good
+    raw: str = ""  # finished rows' HTML
+    safe: str | None = ""  # the same rows sanitized one by one; None once raw HTML is in the table
+    n_rows: int = 0
+
+
 def _is_tight(tokens: list[Any]) -> bool:
     return not any(t.type == "paragraph_open" and t.level == 2 and not t.hidden for t in tokens)
 
@@ -212,6 +229,7 @@ class MarkdownStream:
         self._refs = False
         self._fence: _Fence | None = None
         self._list: _List | None = None
+        self._table: _Table | None = None
         self._finished = False
         if text:
             self.feed(text)
@@ -283,16 +301,12 @@ class MarkdownStream:
         return Patch(reset=reset, move=move, commit=extra, splice=_diff(old, display))
 
     def _update(self, final: bool) -> Patch:
-        if not final:
-            if self._fence is not None:
-                patch = self._fence_step()
-                if patch is not None:
-                    return patch
-            elif self._list is not None:
-                patch = self._list_step()
-                if patch is not None:
-                    return patch
-        self._fence = self._list = None
+        open_block = self._fence_step if self._fence else self._list_step if self._list else self._table_step
+        if not final and (self._fence or self._list or self._table):
+            patch = open_block()
+            if patch is not None:
+                return patch
+        self._fence = self._list = self._table = None
         return self._full(final)
 
     def _full(self, final: bool) -> Patch:
@@ -335,6 +349,8 @@ class MarkdownStream:
             display = self._fence_start(tokens[rest[0].start], tail_src, lines) or ""
         elif len(rest) == 1 and rest[0].type in ("bullet_list_open", "ordered_list_open"):
             display = self._list_start(tokens, rest[0], tail_src, lines)
+        elif len(rest) == 1 and rest[0].type == "table_open":
+            display = self._table_start(rest[0].line, tail_src, lines) or ""
         if not display and rest:
             display = render_block_source(tail_src[lines[rest[0].line] :])
         self._base += cut
@@ -468,6 +484,47 @@ class MarkdownStream:
             lst.items_raw = [render_list_item(s, tight)[1] for s in lst.items_src]
             lst.prefix_raw = "".join(lst.items_raw)
         return self._set_tail(self._list_display())
+
+    # -- open table ---------------------------------------------------------------------------
+
+    def _table_start(self, first: int, src: str, lines: list[int]) -> str | None:
+        """Stream a table row by row once its delimiter row is complete (before, it may still change)."""
+        if first + 2 >= len(lines):
+            return None
+        self._table = _Table(src[lines[first] : lines[first + 2]], self._base + lines[first + 2])
+        display = self._table_advance()
+        if display is None:
+            self._table = None
+        return display
+
+    def _table_advance(self) -> str | None:
+        """Render the rows completed since last time for good; the table's HTML, or None when it
+        may have ended (a blank line or another block) or grown past markdown-it's cell limit."""
+        t = self._table
+        assert t is not None
+        sub = self._src[t.row_off :]
+        parts = render_table(t.head_src + sub)
+        done = sub.count("\n")
+        if (
+            parts is None
+            or parts.lines < 2 + done
+            or (t.n_rows + len(parts.rows)) * parts.columns > MAX_AUTOCOMPLETED_CELLS
+        ):
+            return None
+        if done:
+            t.raw += "".join(parts.rows[:done])
+            t.safe = None if t.safe is None or parts.safe is None else t.safe + "".join(parts.safe[1][:done])
+            t.n_rows += done
+            t.row_off += sub.rfind("\n") + 1
+        if t.safe is not None and parts.safe is not None:
+            head, rows = parts.safe
+            return join_table(head, t.safe + "".join(rows[done:]))
+        return sanitize(join_table(parts.head, t.raw + "".join(parts.rows[done:])))
+
+    def _table_step(self) -> Patch | None:
+        """Render only what changed since the last line break; None when the table may have ended."""
+        display = self._table_advance()
+        return None if display is None else self._set_tail(display)
 
 
 def _escape(text: str) -> str:
