@@ -94,6 +94,9 @@ class ChatPage:
         preloaded.delete()
         self._attach_running()
         client.on_delete(self.ctx.hub.watch(self.owner, self._started_elsewhere))
+        if self.conversation_id is not None:  # started by another tab while this one was loading?
+            for gen in self.ctx.hub.for_conversation(self.owner, self.conversation_id):
+                self._started_elsewhere(gen)  # a no-op for the ones just attached
 
     def _header(self) -> None:
         with ui.header().classes("app-header items-center justify-between"):
