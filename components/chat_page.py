@@ -77,7 +77,7 @@ class ChatPage:
         self.sidebar = Sidebar(self.ctx.store, self.owner, self.conversation_id)
         self.thread = ui.column().classes("thread").props("aria-label=Conversation role=log")
         with ui.footer().classes("app-footer"):
-            self.composer = Composer(self._send, self._stop)
+            self.composer = Composer(self._send, self._stop, draft_key=self.conversation_id or "new")
         missing = False
         if self.conversation_id is not None:
             missing = await self.ctx.store.get_conversation(self.owner, self.conversation_id) is None
@@ -92,6 +92,7 @@ class ChatPage:
         client = ui.context.client
         await client.connected()
         preloaded.delete()
+        self.composer.restore_draft()
         self._attach_running()
         client.on_delete(self.ctx.hub.watch(self.owner, self._started_elsewhere))
         if self.conversation_id is not None:  # started by another tab while this one was loading?
@@ -211,6 +212,7 @@ class ChatPage:
             if self.conversation_id != sent.conversation.id:
                 self.conversation_id = sent.conversation.id
                 self.sidebar.set_current(sent.conversation.id)
+                self.composer.set_draft_key(sent.conversation.id)
                 ui.navigate.history.replace(f"/c/{sent.conversation.id}")
             self._show_sent(sent)
         await self.sidebar.refresh()

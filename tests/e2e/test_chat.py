@@ -252,3 +252,32 @@ def test_page_follows_a_streaming_answer_until_the_reader_scrolls_up(
     expect(answer).to_have_attribute("data-status", "done")
     assert shown < 150  # it was still streaming when the reader came back ...
     page.wait_for_function(AT_BOTTOM)  # ... and the page followed it to the end
+
+
+def test_an_unsent_draft_survives_a_reload_per_conversation(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    fake_upstream.enqueue(Reply(text="First answer."), Reply(text="Second answer."))
+    app = app_server()
+    page.goto(app.url)
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("A new chat, typed and not sent")
+    page.reload()
+    expect(box).to_have_value("A new chat, typed and not sent")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()  # the server has the text too
+
+    box.press("Enter")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    expect(box).to_have_value("")
+    chat_url = page.url
+    box.fill("A follow-up I am still writing")
+    page.goto(app.url)  # another (new) chat: its own, empty draft
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("")
+    page.goto(chat_url)
+    expect(box).to_have_value("A follow-up I am still writing")
+
+    box.press("Enter")
+    expect(last_answer(page)).to_contain_text("Second answer.")
+    page.reload()
+    expect(box).to_have_value("")  # sent: the draft is gone
+    expect(page.locator('[data-role="user"]').last).to_have_text("A follow-up I am still writing")
