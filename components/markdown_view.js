@@ -42,6 +42,31 @@ function safeImageUrl(src) {
   }
 }
 
+function sameAttributes(a, b) {
+  if (a.attributes.length !== b.attributes.length) return false;
+  for (const { name, value } of a.attributes) if (b.getAttribute(name) !== value) return false;
+  return true;
+}
+
+// Make `el`'s children equal to `ref`'s, changing only what differs. Rebuilding the open block
+// with innerHTML on every patch dropped any selection in it and made the browser lay it out anew;
+// here unchanged nodes stay, and text that only grew is appended to (a selection in it survives).
+function morph(el, ref) {
+  const want = Array.from(ref.childNodes);
+  want.forEach((n, i) => {
+    const o = el.childNodes[i];
+    if (!o) el.appendChild(n);
+    else if (o.nodeType !== n.nodeType || o.nodeName !== n.nodeName) el.replaceChild(n, o);
+    else if (o.nodeType === 3 || o.nodeType === 8) {
+      if (o.data === n.data) return;
+      if (n.data.startsWith(o.data)) o.appendData(n.data.slice(o.data.length));
+      else o.data = n.data;
+    } else if (o.nodeType !== 1 || !sameAttributes(o, n)) el.replaceChild(n, o);
+    else morph(o, n);
+  });
+  while (el.childNodes.length > want.length) el.removeChild(el.lastChild);
+}
+
 export default {
   template: `<div class="md-view"><div ref="done"></div><div ref="tail"></div></div>`,
   props: {
@@ -97,26 +122,39 @@ export default {
         done.innerHTML = "";
         s.tail = "";
       }
+      let added = [];
       let html = "";
-      if (p.m) {
+      if (p.m && !p.r && p.m === s.tail.length) {
+        // the whole open block is finished: move its nodes (a selection in it survives)
+        tailEl.normalize();
+        added = Array.from(tailEl.childNodes);
+        done.append(...added);
+        s.tail = "";
+      } else if (p.m) {
         html = s.tail.slice(0, p.m);
         s.tail = s.tail.slice(p.m);
       }
       if (p.c) html += p.c;
-      let added = [];
       if (html) {
         const tpl = document.createElement("template");
         tpl.innerHTML = html;
-        added = Array.from(tpl.content.childNodes);
+        const parsed = Array.from(tpl.content.childNodes);
         done.appendChild(tpl.content);
-        added.forEach((node) => node.nodeType === 1 && this.restoreImages(node));
+        parsed.forEach((node) => node.nodeType === 1 && this.restoreImages(node));
+        added = added.concat(parsed);
       }
       if (p.t) {
         const [at, del, ins] = p.t;
         s.tail = s.tail.slice(0, at) + ins + s.tail.slice(at + del);
       }
-      if (html || p.t || p.r) {
+      if (p.r) {
         tailEl.innerHTML = s.tail;
+        this.restoreImages(tailEl);
+      } else if (html || p.t || p.m) {
+        const tpl = document.createElement("template");
+        tpl.innerHTML = s.tail;
+        tailEl.normalize(); // the reveal split text nodes; merge them so they line up with the parse
+        morph(tailEl, tpl.content);
         this.restoreImages(tailEl);
       }
       if (this.reveal && !p.r) this.startReveal([...added, tailEl], before);
@@ -164,8 +202,9 @@ export default {
           let take = Math.min(k, p.hid.data.length);
           const code = p.hid.data.charCodeAt(take - 1);
           if (code >= 0xd800 && code <= 0xdbff) take += 1; // keep surrogate pairs together
-          p.vis.data += p.hid.data.slice(0, take);
-          p.hid.data = p.hid.data.slice(take);
+          // appendData/deleteData, not `data =`: replacing the whole text would collapse a selection in it
+          p.vis.appendData(p.hid.data.slice(0, take));
+          p.hid.deleteData(0, take);
           k -= take;
           shown += take;
           if (!p.hid.data.length) {
@@ -182,7 +221,7 @@ export default {
       cancelAnimationFrame(this.s.raf);
       this.s.raf = 0;
       for (const p of this.s.pending) {
-        p.vis.data += p.hid.data;
+        p.vis.appendData(p.hid.data);
         p.span.remove();
       }
       this.s.pending = [];

@@ -281,3 +281,26 @@ def test_an_unsent_draft_survives_a_reload_per_conversation(
     page.reload()
     expect(box).to_have_value("")  # sent: the draft is gone
     expect(page.locator('[data-role="user"]').last).to_have_text("A follow-up I am still writing")
+
+
+def test_a_selection_in_the_streaming_paragraph_survives_new_text(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    words = " ".join(f"word{i}" for i in range(160))
+    fake_upstream.enqueue(Reply(text=words, interval=0.03))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "One long paragraph")
+    paragraph = last_answer(page).locator(".md-view p").last
+    expect(paragraph).to_contain_text("word20")
+    box = paragraph.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 1, box["y"] + 8)  # drag over the start of the first line
+    page.mouse.down()
+    page.mouse.move(box["x"] + 150, box["y"] + 8, steps=5)
+    page.mouse.up()
+    selected = page.evaluate("getSelection().toString()")
+    assert selected.startswith("word0 word1"), selected
+    expect(paragraph).to_contain_text("word60")  # many patches later, still streaming ...
+    assert last_answer(page).get_attribute("data-status") == "streaming"
+    assert page.evaluate("getSelection().toString()") == selected  # ... and the selection is intact
