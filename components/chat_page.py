@@ -77,7 +77,7 @@ class ChatPage:
         self.sidebar = Sidebar(self.ctx.store, self.owner, self.conversation_id)
         self.thread = ui.column().classes("thread").props("aria-label=Conversation role=log")
         with ui.footer().classes("app-footer"):
-            self.composer = Composer(self._send, self._stop, draft_key=self.conversation_id or "new")
+            self.composer = Composer(self._send, self._stop, self.conversation_id)
         missing = False
         if self.conversation_id is not None:
             missing = await self.ctx.store.get_conversation(self.owner, self.conversation_id) is None
@@ -212,7 +212,7 @@ class ChatPage:
             if self.conversation_id != sent.conversation.id:
                 self.conversation_id = sent.conversation.id
                 self.sidebar.set_current(sent.conversation.id)
-                self.composer.set_draft_key(sent.conversation.id)
+                self.composer.conversation_id = sent.conversation.id
                 ui.navigate.history.replace(f"/c/{sent.conversation.id}")
             self._show_sent(sent)
         await self.sidebar.refresh()

@@ -16,19 +16,25 @@ ENTER_SENDS = """(e) => {
   else if (e.key === 'Escape') { emit({key: 'stop'}); }
 }"""
 
-# Drafts live in the browser's localStorage, written on every keystroke by the page itself, so
-# text typed while the websocket is down survives the reload NiceGUI does when it reconnects.
-DRAFT_PREFIX = "streamchat.draft."
-SAVE_DRAFT = """(value) => {
-  const key = document.querySelector('textarea[data-draft]')?.dataset.draft;
-  if (!key) return;
-  if (value) localStorage.setItem(key, value); else localStorage.removeItem(key);
-}"""
-RESTORE_DRAFT = """
-const root = getHtmlElement(%(id)s);
-const box = root && (root.matches('textarea') ? root : root.querySelector('textarea'));
-const draft = localStorage.getItem(%(key)s);
-if (box && draft && !box.value) { box.value = draft; box.dispatchEvent(new Event('input', {bubbles: true})); }
+# Drafts live in the browser's localStorage, written on every change by the page itself, so text
+# typed while the websocket is down survives the reload NiceGUI does when it reconnects. The key
+# comes from the URL (`/c/<id>`, or "new"), so the server never has to send one; the script is
+# part of the page, so the per-keystroke handler and the element updates stay tiny.
+DRAFTS_SCRIPT = """
+<script>
+window.scDrafts = {
+  key: (id) => "streamchat.draft." + (id ?? "new"),
+  here: () => scDrafts.key(location.pathname.match(/\\/c\\/([^/]+)$/)?.[1]),
+  save: (text) => text ? localStorage.setItem(scDrafts.here(), text) : localStorage.removeItem(scDrafts.here()),
+  clear: (id) => localStorage.removeItem(scDrafts.key(id)),
+  restore: (elementId) => {
+    const root = getHtmlElement(elementId);
+    const box = root && (root.matches("textarea") ? root : root.querySelector("textarea"));
+    const draft = localStorage.getItem(scDrafts.here());
+    if (box && draft && !box.value) { box.value = draft; box.dispatchEvent(new Event("input", {bubbles: true})); }
+  },
+};
+</script>
 """
 
 
@@ -36,12 +42,13 @@ class Composer(ui.element):
     """Keeps the typed text until the send really happened, so nothing is lost on an error or a reload."""
 
     def __init__(
-        self, on_send: Callable[[str], Awaitable[bool]], on_stop: Callable[[], None], draft_key: str
+        self, on_send: Callable[[str], Awaitable[bool]], on_stop: Callable[[], None], conversation_id: str | None
     ) -> None:
         super().__init__("div")
         self._on_send, self._on_stop = on_send, on_stop
         self.generating = False
-        self.draft_key = ""
+        self.conversation_id = conversation_id  # whose draft this box holds (None: a chat not started yet)
+        ui.add_body_html(DRAFTS_SCRIPT)
         self.classes("composer w-full max-w-3xl mx-auto")
         with self, ui.row().classes("w-full items-end no-wrap gap-2"):
             self.input = (
@@ -51,7 +58,7 @@ class Composer(ui.element):
                 .mark("message")
             )
             self.input.on("keydown", self._key, js_handler=ENTER_SENDS)
-            self.input.on("update:model-value", js_handler=SAVE_DRAFT)
+            self.input.on("update:model-value", js_handler="(text) => scDrafts.save(text)")
             self.input.on_value_change(lambda _e: self._refresh())
             self.send_btn = (
                 ui.button(icon="arrow_upward", on_click=self.send)
@@ -63,17 +70,11 @@ class Composer(ui.element):
                 "round unelevated color=negative aria-label=Stop"
             )
             self.stop_btn.tooltip("Stop (Esc)")
-        self.set_draft_key(draft_key)
         self._refresh()
-
-    def set_draft_key(self, name: str) -> None:
-        """Drafts are kept per conversation ("new" for a chat not started yet)."""
-        self.draft_key = DRAFT_PREFIX + name
-        self.input.props(f"data-draft={self.draft_key}")
 
     def restore_draft(self) -> None:
         """Put back what was typed here before a reload; needs the page connected."""
-        ui.run_javascript(RESTORE_DRAFT % {"id": self.input.id, "key": json.dumps(self.draft_key)})
+        ui.run_javascript(f"scDrafts.restore({self.input.id})")
 
     async def _key(self, event: GenericEventArguments) -> None:
         args = event.args if isinstance(event.args, dict) else {}
@@ -88,10 +89,10 @@ class Composer(ui.element):
         if self.generating or not text.strip():
             return
         self.set_generating(True)
-        key = self.draft_key  # sending may move the page to a new conversation, with a new key
+        sent_from = self.conversation_id  # sending may move the page to a new conversation
         if await self._on_send(text):
             self.input.value = ""
-            ui.run_javascript(f"localStorage.removeItem({json.dumps(key)})")
+            ui.run_javascript(f"scDrafts.clear({json.dumps(sent_from)})")
         else:
             self.set_generating(False)
 
