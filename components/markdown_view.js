@@ -42,6 +42,12 @@ function safeImageUrl(src) {
   }
 }
 
+function fragment(html) {
+  const tpl = document.createElement("template");
+  tpl.innerHTML = html;
+  return tpl.content;
+}
+
 function sameAttributes(a, b) {
   if (a.attributes.length !== b.attributes.length) return false;
   for (const { name, value } of a.attributes) if (b.getAttribute(name) !== value) return false;
@@ -124,7 +130,7 @@ export default {
       }
       let added = [];
       let html = "";
-      if (p.m && !p.r && p.m === s.tail.length) {
+      if (p.m && p.m === s.tail.length) {
         // the whole open block is finished: move its nodes (a selection in it survives)
         tailEl.normalize();
         added = Array.from(tailEl.childNodes);
@@ -136,10 +142,9 @@ export default {
       }
       if (p.c) html += p.c;
       if (html) {
-        const tpl = document.createElement("template");
-        tpl.innerHTML = html;
-        const parsed = Array.from(tpl.content.childNodes);
-        done.appendChild(tpl.content);
+        const content = fragment(html);
+        const parsed = Array.from(content.childNodes);
+        done.appendChild(content);
         parsed.forEach((node) => node.nodeType === 1 && this.restoreImages(node));
         added = added.concat(parsed);
       }
@@ -147,14 +152,9 @@ export default {
         const [at, del, ins] = p.t;
         s.tail = s.tail.slice(0, at) + ins + s.tail.slice(at + del);
       }
-      if (p.r) {
-        tailEl.innerHTML = s.tail;
-        this.restoreImages(tailEl);
-      } else if (html || p.t || p.m) {
-        const tpl = document.createElement("template");
-        tpl.innerHTML = s.tail;
+      if (html || p.t || p.m || p.r) {
         tailEl.normalize(); // the reveal split text nodes; merge them so they line up with the parse
-        morph(tailEl, tpl.content);
+        morph(tailEl, fragment(s.tail));
         this.restoreImages(tailEl);
       }
       if (this.reveal && !p.r) this.startReveal([...added, tailEl], before);
