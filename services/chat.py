@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.context import build_prompt, visible_history
 from services.generation import Generation, GenerationHub
@@ -11,7 +16,10 @@ from services.models import Conversation, Message, Status
 from services.settings import Settings
 from services.store import Store
 
+log = logging.getLogger(__name__)
+
 TITLE_CHARS = 60
+BUSY = "Wait for the current answer to finish, or press Stop."
 
 
 class ChatError(ValueError):
@@ -39,6 +47,7 @@ class ChatService:
         self.hub = hub
         self.backend = backend
         self.settings = settings
+        self._starting: set[tuple[str, str]] = set()  # (owner, conversation) between check and registration
 
     def validate(self, text: str) -> str:
         if not text.strip():
@@ -53,51 +62,80 @@ class ChatService:
     async def send(self, owner: str, conversation_id: str | None, text: str, stream: bool = True) -> Sent:
         """The user's message is committed before anything goes upstream, so it is never lost."""
         text = self.validate(text)
-        conv = await self.store.get_conversation(owner, conversation_id) if conversation_id else None
-        if conv is None:
-            conv = await self.store.create_conversation(owner, make_title(text))
-        self._ensure_idle(owner, conv.id)
-        user = await self.store.add_message(Message(conversation_id=conv.id, owner=owner, role="user", content=text))
-        await self.store.touch_conversation(owner, conv.id)
-        assistant, gen = await self._answer(owner, conv.id, user.id, stream)
+        with self._storage("Your message could not be saved"):
+            conv = await self.store.get_conversation(owner, conversation_id) if conversation_id else None
+            if conv is None:
+                conv = await self.store.create_conversation(owner, make_title(text))
+            with self._reserved(owner, conv.id):
+                user = await self.store.add_message(
+                    Message(conversation_id=conv.id, owner=owner, role="user", content=text)
+                )
+                await self.store.touch_conversation(owner, conv.id)
+                assistant, gen = await self._answer(owner, conv.id, user.id, stream)
         return Sent(conv, user, assistant, gen)
 
     async def retry(self, owner: str, message_id: int, stream: bool = True) -> Sent:
         """Re-run a failed, stopped or interrupted answer in place."""
-        msg, conv = await self._own_answer(owner, message_id)
-        await self.store.update_message(owner, msg.id, content="", status=Status.STREAMING, error="", finish_reason="")
-        msg.content, msg.status, msg.error = "", Status.STREAMING, ""
-        gen = await self._generate(owner, conv.id, msg, stream)
+        with self._storage("The answer could not be restarted"):
+            msg, conv = await self._own_answer(owner, message_id)
+            with self._reserved(owner, conv.id):
+                if self.hub.get(owner, message_id) is not None:  # finished, but its final row is not written yet
+                    raise ChatError("This answer is still being saved. Try again in a moment.")
+                values = {"content": "", "status": Status.STREAMING, "error": "", "finish_reason": ""}
+                await self.store.update_message(owner, message_id, **values)
+                msg.content, msg.status, msg.error = "", Status.STREAMING, ""
+                gen = await self._generate(owner, conv.id, msg, stream)
         return Sent(conv, None, msg, gen)
 
     async def regenerate(self, owner: str, message_id: int, stream: bool = True) -> Sent:
         """A new version of an answer; the earlier ones stay reachable."""
-        msg, conv = await self._own_answer(owner, message_id)
-        assert msg.reply_to is not None
-        assistant, gen = await self._answer(owner, conv.id, msg.reply_to, stream)
+        with self._storage("The new version could not be started"):
+            msg, conv = await self._own_answer(owner, message_id)
+            assert msg.reply_to is not None
+            with self._reserved(owner, conv.id):
+                assistant, gen = await self._answer(owner, conv.id, msg.reply_to, stream)
         return Sent(conv, None, assistant, gen)
 
     def stop(self, owner: str, message_id: int) -> bool:
         gen = self.hub.get(owner, message_id)
-        if gen is None:
+        if gen is None or gen.done:
             return False
         gen.stop()
         return True
 
     def busy(self, owner: str, conversation_id: str) -> bool:
-        return bool(self.hub.for_conversation(owner, conversation_id))
+        """An answer is running, or one is being started, in this conversation."""
+        running = any(not g.done for g in self.hub.for_conversation(owner, conversation_id))
+        return running or (owner, conversation_id) in self._starting
 
-    def _ensure_idle(self, owner: str, conversation_id: str) -> None:
-        """One answer at a time per conversation (a second tab may try to send meanwhile)."""
+    @contextlib.contextmanager
+    def _reserved(self, owner: str, conversation_id: str) -> Iterator[None]:
+        """One answer at a time per conversation, held from the check to the hub's registration.
+
+        The check and the reservation happen in one step (no await between them), so a second tab
+        or a second Retry arriving while the first is still writing rows is refused, not doubled."""
         if self.busy(owner, conversation_id):
-            raise ChatError("Wait for the current answer to finish, or press Stop.")
+            raise ChatError(BUSY)
+        self._starting.add((owner, conversation_id))
+        try:
+            yield
+        finally:
+            self._starting.discard((owner, conversation_id))
+
+    @contextlib.contextmanager
+    def _storage(self, what: str) -> Iterator[None]:
+        """A database that is locked or gone becomes a sentence the page can show as is."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            log.warning("%s: %s", what, exc)
+            raise ChatError(f"{what}: the database is busy or unavailable. Try again in a moment.") from exc
 
     async def _own_answer(self, owner: str, message_id: int) -> tuple[Message, Conversation]:
         msg = await self.store.get_message(owner, message_id)
         conv = await self.store.get_conversation(owner, msg.conversation_id) if msg is not None else None
         if msg is None or conv is None or msg.role != "assistant":
             raise ChatError("That answer no longer exists.")
-        self._ensure_idle(owner, conv.id)
         return msg, conv
 
     async def _answer(

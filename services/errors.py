@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,12 +123,17 @@ def _short(message: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Azure's 429 text: "... Please retry after 7 seconds." (some gateways drop the headers).
+RETRY_AFTER_TEXT = re.compile(r"retry after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
+
+
 def retry_after_seconds(exc: openai.APIStatusError, default: float) -> float:
-    """Honour Azure's `retry-after-ms`, then `retry-after` (seconds), else the default backoff."""
+    """Honour Azure's `retry-after-ms`, then `retry-after` (seconds), then the error text, else the default."""
     headers = exc.response.headers
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         try:
             return max(0.0, float(headers.get(name, "")) * scale)
         except ValueError:
             continue
-    return default
+    said = RETRY_AFTER_TEXT.search(str(_error_body(exc).get("message") or ""))
+    return float(said.group(1)) if said else default

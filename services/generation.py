@@ -2,7 +2,8 @@
 
 Pages and API streams subscribe and unsubscribe at will; the answer goes on until it ends, is
 stopped, fails, or runs past the maximum duration. Its text is checkpointed to the database about
-once a second so a crash loses at most that much.
+once a second so a crash loses at most that much; writes are conditional and retried, and a
+finished answer stays in the hub until its final row is written.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import openai
 
+from services.chunks import AnswerReader
 from services.errors import (
     DurationExceeded,
     Failure,
@@ -36,10 +38,18 @@ from services.store import Store
 log = logging.getLogger(__name__)
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
+SAVE_BACKOFF_MAX_S = 30.0  # while the database fails, writes are retried at least this often
+REFUSAL_NOTE = "Declined: the model refused this request."
+INTERRUPTED_NOTE = "The app was shut down before this answer finished."
 
 
 class Generation:
-    """Reads one upstream answer and publishes it in batches to whoever is listening."""
+    """Reads one upstream answer and publishes it in batches to whoever is listening.
+
+    However the reading ends (finished, stopped, failed, cancelled twice, or cancelled before it
+    began), `_ended` closes the publisher and starts the final save, so every tab gets a final status.
+    The final row is retried until it is written; until then the text lives here, in memory.
+    """
 
     def __init__(
         self,
@@ -62,12 +72,17 @@ class Generation:
         self.store = store
         self.settings = settings
         self.publisher = BatchingPublisher(settings.flush_interval_ms / 1000)
+        self.reader = AnswerReader(self._token)
         self.started_at = time.time()
         self.first_token_at: float | None = None
-        self.finish_reason = ""
-        self.usage: Any = None
         self.task: asyncio.Task[None] | None = None
+        self.saved: bool | None = None  # None until the first attempt at the final row
+        self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # final row written
+        self._result: tuple[Status, str] | None = None
         self._stopped_as: Status | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._saver: asyncio.Task[None] | None = None
+        self._save_watchers: list[Callable[[bool], None]] = []
 
     @property
     def done(self) -> bool:
@@ -75,6 +90,7 @@ class Generation:
 
     def start(self) -> asyncio.Task[None]:
         self.task = asyncio.create_task(self._run(), name=f"generation-{self.message_id}")
+        self.task.add_done_callback(self._ended)
         return self.task
 
     def stop(self, status: Status = Status.STOPPED) -> None:
@@ -83,41 +99,63 @@ class Generation:
             self._stopped_as = status
             self.task.cancel()
 
+    def watch_saved(self, callback: Callable[[bool], None]) -> Callable[[], None]:
+        """Told True/False after each attempt at the final row; returns the unwatch function."""
+        self._save_watchers.append(callback)
+        return lambda: self._save_watchers.remove(callback) if callback in self._save_watchers else None
+
     async def _run(self) -> None:
-        checkpointer = asyncio.create_task(self._checkpoint_loop())
-        status, note = Status.DONE, ""
+        self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name=f"checkpoint-{self.message_id}")
         try:
             try:
                 async with asyncio.timeout(self.settings.max_generation_s):
                     await self._with_retries()
             except TimeoutError as exc:
                 raise DurationExceeded() from exc
-            status, note = self._outcome()
+            self._result = self._outcome()
         except asyncio.CancelledError:
+            self._result = self._cancelled()
             if self._stopped_as is None:
                 raise
-            status = self._stopped_as
-            note = "The app was shut down before this answer finished." if status == Status.INTERRUPTED else ""
         except Exception as exc:
             failure = self._describe(exc)
-            status, note = failure.status, failure.message
+            self._result = (failure.status, failure.message)
             log.warning("generation %s failed: %s", self.message_id, type(exc).__name__)
-        finally:
-            checkpointer.cancel()
-            await self._save_final(status, note)
-            self.publisher.close(status, note)
+
+    def _cancelled(self) -> tuple[Status, str]:
+        status = self._stopped_as or Status.INTERRUPTED
+        return status, INTERRUPTED_NOTE if status == Status.INTERRUPTED else ""
+
+    def _ended(self, _task: asyncio.Task[None]) -> None:
+        """A done callback: it runs whatever happened to the task, and nothing can cancel it."""
+        status, note = self._result or self._cancelled()
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()  # a write already in flight is harmless: see Store.checkpoint_message
+        values = self._final_values(status, note)
+        self._saver = asyncio.get_running_loop().create_task(self._save_final(values), name=f"save-{self.message_id}")
+        self.publisher.close(status, note)
 
     def _describe(self, exc: BaseException) -> Failure:
         timeout = self.settings.idle_timeout_s if isinstance(exc, StreamStalled) else self.settings.max_generation_s
         return describe_failure(exc, self.backend.facts, timeout)
 
     def _outcome(self) -> tuple[Status, str]:
-        if self.finish_reason == "content_filter":
-            return Status.FILTERED, "The answer was stopped by the content filter."
-        if self.finish_reason == "length":
-            return Status.DONE, "The answer reached the length limit."
-        if not self.finish_reason:
+        """What the model did, said honestly: filtered, cut off, a refusal, or a call for a tool."""
+        reader = self.reader
+        which = f" ({', '.join(reader.flagged)})" if reader.flagged else ""
+        if reader.finish_reason == "content_filter":
+            return Status.FILTERED, f"The answer was stopped by the content filter{which}."
+        if reader.flagged:  # Azure's asynchronous filter can flag an answer after its `stop` chunk
+            return Status.FILTERED, f"The content filter flagged this answer{which}."
+        if not reader.finish_reason:
             raise StreamDropped()
+        if reader.tools:
+            note = f"The model asked to use a tool this app does not offer ({', '.join(reader.tools)})."
+            return (Status.DONE if self.publisher.full_text else Status.ERROR), note
+        if reader.refused:
+            return Status.DONE, REFUSAL_NOTE
+        if reader.finish_reason == "length":
+            return Status.DONE, "The answer reached the length limit."
         return Status.DONE, ""
 
     async def _with_retries(self) -> None:
@@ -155,12 +193,7 @@ class Generation:
         completions = self.backend.client.chat.completions
         if not self.stream:
             self.publisher.set_phase("waiting")
-            result = await completions.create(stream=False, **request)
-            self.usage = result.usage
-            if result.choices:
-                choice = result.choices[0]
-                self._token((choice.message.content if choice.message else None) or "")
-                self.finish_reason = choice.finish_reason or ""
+            self._read(self.reader.completion, await completions.create(stream=False, **request))
             return
         stream = await completions.create(stream=True, stream_options={"include_usage": True}, **request)
         self.publisher.set_phase("waiting")
@@ -182,19 +215,17 @@ class Generation:
                     raise
                 except Exception as exc:  # the transport broke mid-stream
                     raise StreamDropped() from exc
-                self._take(chunk)
+                self._read(self.reader.chunk, chunk)
 
-    def _take(self, chunk: Any) -> None:
-        """Azure sends chunks with no choices (prompt filter, usage) and choices with no delta."""
-        if getattr(chunk, "usage", None):
-            self.usage = chunk.usage
-        for choice in chunk.choices or []:
-            delta = getattr(choice, "delta", None)
-            content = getattr(delta, "content", None) if delta is not None else None
-            if content:
-                self._token(content)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
+    @staticmethod
+    def _read(take: Callable[[Any], None], part: Any) -> None:
+        """A chunk of an unexpected shape ends the answer as unreadable, keeping the text so far."""
+        try:
+            take(part)
+        except MalformedChunk:
+            raise
+        except Exception as exc:
+            raise MalformedChunk() from exc
 
     def _token(self, text: str) -> None:
         if not text:
@@ -205,31 +236,66 @@ class Generation:
         self.publisher.add(text)
 
     async def _checkpoint_loop(self) -> None:
-        saved = ""
+        """About once a second; while the database fails, back off and keep the text in memory."""
+        saved, wait = 0, self.settings.checkpoint_interval_s
         while True:
-            await asyncio.sleep(self.settings.checkpoint_interval_s)
+            await asyncio.sleep(wait)
             text = self.publisher.full_text
-            if text != saved:
-                await self.store.update_message(self.owner, self.message_id, content=text)
-                saved = text
+            if len(text) <= saved:
+                continue
+            try:
+                await self.store.checkpoint_message(self.owner, self.message_id, text)
+            except Exception as exc:
+                wait = min(wait * 2, SAVE_BACKOFF_MAX_S)
+                log.warning("checkpoint of answer %s failed (%s); retrying in %g s", self.message_id, exc, wait)
+            else:
+                saved, wait = len(text), self.settings.checkpoint_interval_s
 
-    async def _save_final(self, status: Status, note: str) -> None:
+    def _final_values(self, status: Status, note: str) -> dict[str, Any]:
         values: dict[str, Any] = {
             "content": self.publisher.full_text,
             "status": status,
             "error": note,
-            "finish_reason": self.finish_reason,
+            "finish_reason": self.reader.finish_reason,
             "model": self.backend.model,
         }
         if self.first_token_at is not None:
             values["ttft_ms"] = int((self.first_token_at - self.started_at) * 1000)
-        if self.usage is not None:
-            values["prompt_tokens"] = getattr(self.usage, "prompt_tokens", None)
-            values["completion_tokens"] = getattr(self.usage, "completion_tokens", None)
+        usage = self.reader.usage
+        if usage is not None:
+            values["prompt_tokens"] = getattr(usage, "prompt_tokens", None)
+            values["completion_tokens"] = getattr(usage, "completion_tokens", None)
+        return values
+
+    async def _save_final(self, values: dict[str, Any]) -> None:
+        """Retried with capped backoff until written; the hub keeps this generation until then."""
+        wait = self.settings.checkpoint_interval_s
         try:
-            await asyncio.shield(self.store.update_message(self.owner, self.message_id, **values))
-        except Exception:
-            log.exception("could not save message %s", self.message_id)
+            while True:
+                try:
+                    await self.store.finish_message(self.owner, self.message_id, **values)
+                except Exception as exc:
+                    log.warning("could not save answer %s (%s); retrying in %g s", self.message_id, exc, wait)
+                    self._tell_saved(False)
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, SAVE_BACKOFF_MAX_S)
+                else:
+                    self._tell_saved(True)
+                    return
+        finally:
+            if not self.settled.done():
+                self.settled.set_result(None)
+
+    def _tell_saved(self, saved: bool) -> None:
+        if self.saved is saved:
+            return
+        self.saved = saved
+        for callback in list(self._save_watchers):
+            try:
+                callback(saved)
+            except Exception:  # a broken page must not stop the saving
+                log.exception("save watcher failed; dropping it")
+                self._save_watchers.remove(callback)
 
 
 class GenerationHub:
@@ -240,12 +306,17 @@ class GenerationHub:
         self._watchers: dict[str, set[Callable[[Generation], None]]] = {}
 
     def start(self, generation: Generation) -> Generation:
+        """Kept until its final row is saved, so a reload meanwhile still shows the whole answer."""
         self._active[generation.message_id] = generation
-        task = generation.start()
-        task.add_done_callback(lambda _t: self._active.pop(generation.message_id, None))
+        generation.start()
+        generation.settled.add_done_callback(lambda _f: self._forget(generation))
         for callback in list(self._watchers.get(generation.owner, ())):
             callback(generation)
         return generation
+
+    def _forget(self, generation: Generation) -> None:
+        if self._active.get(generation.message_id) is generation:
+            del self._active[generation.message_id]
 
     def watch(self, owner: str, callback: Callable[[Generation], None]) -> Callable[[], None]:
         """Tell every open tab of this owner when an answer starts, so a second tab follows it live.
@@ -267,6 +338,7 @@ class GenerationHub:
         return gen if gen is not None and gen.owner == owner else None
 
     def for_conversation(self, owner: str, conversation_id: str) -> list[Generation]:
+        """Running answers, and finished ones whose final row is not saved yet (see `done`)."""
         return [g for g in self._active.values() if g.owner == owner and g.conversation_id == conversation_id]
 
     def stats(self) -> dict[str, int]:
@@ -279,8 +351,8 @@ class GenerationHub:
 
     async def shutdown(self) -> None:
         """On app exit, stop what is running and let each save its final row."""
-        tasks = [g.task for g in self._active.values() if g.task is not None]
-        for gen in list(self._active.values()):
+        generations = list(self._active.values())
+        for gen in generations:
             gen.stop(Status.INTERRUPTED)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+            await asyncio.wait_for(asyncio.gather(*(g.settled for g in generations), return_exceptions=True), 5)

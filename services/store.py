@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, update
+from sqlalchemy import event, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
@@ -134,13 +134,27 @@ class Store:
 
         return await self._run(fn)
 
-    async def update_message(self, owner: str, message_id: int, **values: Any) -> None:
-        def fn(s: Session) -> None:
-            s.execute(
+    async def update_message(self, owner: str, message_id: int, *conditions: Any, **values: Any) -> bool:
+        """Writes only when `conditions` hold, so a late write never takes a row back; True if it did."""
+
+        def fn(s: Session) -> bool:
+            result = s.execute(
                 update(Message)
-                .where(col(Message.id) == message_id, col(Message.owner) == owner)
+                .where(col(Message.id) == message_id, col(Message.owner) == owner, *conditions)
                 .values(updated_at=utcnow(), **values)
             )
             s.commit()
+            return bool(result.rowcount)
 
-        await self._run(fn)
+        return await self._run(fn)
+
+    async def checkpoint_message(self, owner: str, message_id: int, content: str) -> bool:
+        """Text so far of a running answer: only while it streams, and only ever longer."""
+        streaming = col(Message.status) == Status.STREAMING
+        return await self.update_message(
+            owner, message_id, streaming, func.length(col(Message.content)) < len(content), content=content
+        )
+
+    async def finish_message(self, owner: str, message_id: int, **values: Any) -> bool:
+        """The final row of an answer, written once: a streaming row becomes final, never the reverse."""
+        return await self.update_message(owner, message_id, col(Message.status) == Status.STREAMING, **values)

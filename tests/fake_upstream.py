@@ -75,6 +75,13 @@ class Reply:
     `stall_after` → go silent until the client leaves (at most `stall_max` s); `malformed_after`
     → an invalid JSON data line; `error_after` → an in-stream `{"error": ...}` event.
     `hold` (threading.Event) blocks after the headers and prompt-filter chunk until set.
+
+    What the model says, as recorded from OpenAI and Azure: `refusal` → streamed `delta.refusal`
+    pieces (non-streamed: `message.refusal`, content null); `tool_call` → a call of that function
+    and no content; `contents` → these raw values as the content of successive chunks (a number, a
+    lone surrogate; non-streamed: the first one); `late_filter` → Azure's annotation chunk with these
+    categories `filtered: true`, sent after the finish chunk; `retry_after_headers=False` → a 429
+    that says "retry after N seconds" only in its message.
     """
 
     text: str | None = None  # None → default_text(request body)
@@ -98,6 +105,12 @@ class Reply:
     error_after: int | None = None
     hold: threading.Event | None = None
     hold_max: float = 30.0
+    refusal: str | None = None
+    tool_call: str | None = None
+    tool_arguments: str = '{"location": "Paris"}'
+    contents: list[Any] | None = None
+    late_filter: tuple[str, ...] = ()
+    retry_after_headers: bool = True
 
     @classmethod
     def fail(cls, status: int, **kw: Any) -> Reply:
@@ -110,8 +123,13 @@ class Reply:
         return cls(status=400, prompt_filtered=categories or ("violence",))
 
     @classmethod
-    def rate_limited(cls, retry_after: float = 1.0) -> Reply:
-        return cls(status=429, retry_after=retry_after)
+    def rate_limited(cls, retry_after: float = 1.0, headers: bool = True) -> Reply:
+        return cls(status=429, retry_after=retry_after, retry_after_headers=headers)
+
+    @classmethod
+    def calls_tool(cls, name: str) -> Reply:
+        """The model answers with a function call and no text, as OpenAI does when given tools."""
+        return cls(tool_call=name, finish_reason="tool_calls")
 
     def tokens_per_second(self, rate: float) -> Reply:
         self.interval = 1.0 / rate
@@ -296,8 +314,9 @@ class FakeUpstream:
         if reply.status == 429:
             ra = 1.0 if reply.retry_after is None else reply.retry_after
             err["message"] = err["message"].replace("{retry_after}", f"{ra:g}")
-            headers.setdefault("retry-after", str(max(1, round(ra))))
-            headers.setdefault("retry-after-ms", str(int(ra * 1000)))
+            if reply.retry_after_headers:
+                headers.setdefault("retry-after", str(max(1, round(ra))))
+                headers.setdefault("retry-after-ms", str(int(ra * 1000)))
         if reply.status == 400 and reply.error is None:
             err = {"message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
                    "management policy. Please modify your prompt and retry.", "type": None,
@@ -315,8 +334,15 @@ class FakeUpstream:
     async def _complete(self, rec: Recorded, reply: Reply, body: dict[str, Any], model: str,
                         text: str) -> web.Response:
         await self._hold(reply)
+        message: dict[str, Any] = {"content": text, "refusal": None, "role": "assistant"}
+        if reply.contents:
+            message["content"] = reply.contents[0]
+        if reply.refusal is not None:
+            message.update(content=None, refusal=reply.refusal)
+        if reply.tool_call is not None:
+            message.update(content=None, tool_calls=[self._tool_call(reply, reply.tool_arguments)])
         choice: dict[str, Any] = {"finish_reason": reply.finish_reason, "index": 0, "logprobs": None,
-                                  "message": {"content": text, "refusal": None, "role": "assistant"}}
+                                  "message": message}
         out: dict[str, Any] = {"choices": [choice], "created": int(time.time()), "id": "chatcmpl-fake",
                                "model": model, "object": "chat.completion", "system_fingerprint": "fp_fake",
                                "usage": self._usage(body, len(tokenize(text)))}
@@ -326,6 +352,23 @@ class FakeUpstream:
         rec.status = 200
         rec.done_sent = True
         return web.json_response(out, headers=reply.headers)
+
+    @staticmethod
+    def _tool_call(reply: Reply, arguments: str) -> dict[str, Any]:
+        return {"index": 0, "id": "call_fake", "type": "function",
+                "function": {"name": reply.tool_call, "arguments": arguments}}
+
+    def _deltas(self, reply: Reply, text: str) -> list[dict[str, Any]]:
+        """The pieces the answer is streamed in: content, refusal, or a tool call's arguments."""
+        if reply.contents is not None:
+            return [{"content": c} for c in reply.contents]
+        if reply.refusal is not None:
+            return [{"refusal": piece} for piece in tokenize(reply.refusal)]
+        if reply.tool_call is not None:
+            first = {"content": None, "tool_calls": [self._tool_call(reply, "")]}
+            return [first] + [{"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+                              for piece in tokenize(reply.tool_arguments)]
+        return [{"content": tok} for tok in tokenize(text)]
 
     async def _hold(self, reply: Reply) -> None:
         """Poll rather than block a worker thread, so a client that leaves cancels us at once."""
@@ -360,8 +403,8 @@ class FakeUpstream:
         if reply.first_token_delay:
             await asyncio.sleep(reply.first_token_delay)
         await send(chunk({"content": "", "refusal": None, "role": "assistant"}))
-        tokens = tokenize(text)
-        for i, tok in enumerate(tokens):
+        deltas = self._deltas(reply, text)
+        for i, delta in enumerate(deltas):
             if i == reply.drop_after:
                 request.transport.close()  # abrupt: chunked body never terminated, no [DONE]
                 return resp
@@ -376,7 +419,7 @@ class FakeUpstream:
                 await resp.write_eof()
                 return resp
             if i == reply.filter_after:
-                off = len("".join(tokens[:i]))
+                off = sum(len(str(d.get("content") or "")) for d in deltas[:i])
                 await send({"choices": [{"content_filter_offsets": {"check_offset": 0, "start_offset": 0,
                                                                     "end_offset": off},
                                          "content_filter_results": filter_results(reply.filtered_categories),
@@ -386,13 +429,19 @@ class FakeUpstream:
             if i and reply.interval:
                 await asyncio.sleep(reply.interval)
             rec.chunk_times.append(time.time())  # epoch, comparable with a browser's clock (benchmarks)
-            await send(chunk({"content": tok}, cfr=filter_results() if reply.azure else None))
+            await send(chunk(delta, cfr=filter_results() if reply.azure else None))
             rec.chunks_sent += 1
             if rec.first_chunk_at is None:
                 rec.first_chunk_at = time.monotonic()
             self._notify()
         else:
             await send(chunk({}, finish=reply.finish_reason))
+            if reply.late_filter:
+                await send({"choices": [{"content_filter_offsets": {"check_offset": 0, "start_offset": 0,
+                                                                    "end_offset": len(text)},
+                                         "content_filter_results": filter_results(reply.late_filter),
+                                         "finish_reason": None, "index": 0}],
+                            "created": 0, "id": "", "model": "", "object": ""})
         if (body.get("stream_options") or {}).get("include_usage"):
             await send({"choices": [], "created": created, "id": "chatcmpl-fake", "model": model,
                         "object": "chat.completion.chunk", "system_fingerprint": "fp_fake",

@@ -95,3 +95,16 @@ def test_retry_after_prefers_milliseconds_then_seconds_then_default() -> None:
     assert retry_after_seconds(status_error(429, {}, {"retry-after-ms": "1500", "retry-after": "9"}), 4) == 1.5
     assert retry_after_seconds(status_error(429, {}, {"retry-after": "3"}), 4) == 3
     assert retry_after_seconds(status_error(429, {}), 4) == 4
+
+
+def test_retry_after_is_read_from_azures_message_when_no_header_says_it() -> None:
+    body = {
+        "error": {
+            "code": "429",
+            "message": "Requests ... have exceeded token rate limit of your current "
+            "OpenAI S0 pricing tier. Please retry after 7 seconds.",
+        }
+    }
+    assert retry_after_seconds(status_error(429, body), 4) == 7
+    assert retry_after_seconds(status_error(429, body, {"retry-after": "2"}), 4) == 2  # a header wins
+    assert retry_after_seconds(status_error(429, {"error": {"message": "Slow down."}}), 4) == 4

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from services.chat import ChatError, ChatService
-from services.generation import GenerationHub
+from services.generation import REFUSAL_NOTE, GenerationHub
 from services.llm import azure_backend, openai_backend
 from services.models import Status
 from services.publisher import Event
@@ -37,8 +40,8 @@ def openai_settings(fake: FakeUpstream, **kw: object) -> Settings:
 
 async def finish(chat: ChatService, owner: str, message_id: int):
     gen = chat.hub.get(owner, message_id)
-    if gen is not None and gen.task is not None:
-        await asyncio.wait_for(gen.task, 15)
+    if gen is not None:
+        await asyncio.wait_for(asyncio.shield(gen.settled), 15)
     return await chat.store.get_message(owner, message_id)
 
 
@@ -259,3 +262,220 @@ async def test_a_small_model_window_trims_history_below_the_configured_budget(
     last = fake_upstream.requests[-1].messages
     assert last[0]["role"] == "system" and last[-1]["content"].startswith("question 2")
     assert not any(m["content"].startswith("question 0") for m in last)
+
+
+# ---- one answer per conversation (#7 finding 4) -------------------------------------------
+
+
+async def test_two_tabs_sending_at_once_start_one_upstream_request(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    fake_upstream.enqueue(Reply(text="First answer."))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    first = await chat.send("me", None, "start")
+    await finish(chat, "me", first.assistant_message.id)
+    fake_upstream.default = Reply(text=" ".join(f"w{i}" for i in range(400)), interval=0.02)
+    conv = first.conversation.id
+    results = await asyncio.gather(
+        chat.send("me", conv, "from tab one"), chat.send("me", conv, "from tab two"), return_exceptions=True
+    )
+    started = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(started) == 1 and len(refused) == 1
+    assert isinstance(refused[0], ChatError) and "press Stop" in str(refused[0])
+    await fake_upstream.wait_for_request_async(2)
+    assert chat.stop("me", started[0].assistant_message.id)
+    row = await finish(chat, "me", started[0].assistant_message.id)
+    assert row.status == Status.STOPPED
+    assert len(fake_upstream.requests) == 2  # the first answer, then exactly one of the two
+    questions = [m.content for m in await chat.store.list_messages("me", conv) if m.role == "user"]
+    assert len(questions) == 2  # the refused message was not stored either
+
+
+async def test_two_retries_of_one_answer_run_once_and_stop_stops_it(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    fake_upstream.enqueue(Reply.fail(500))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream, max_retries=0))
+    sent = await chat.send("me", None, "q")
+    answer_id = sent.assistant_message.id
+    assert (await finish(chat, "me", answer_id)).status == Status.ERROR
+    fake_upstream.default = Reply(text=" ".join(f"w{i}" for i in range(400)), interval=0.02)
+    results = await asyncio.gather(chat.retry("me", answer_id), chat.retry("me", answer_id), return_exceptions=True)
+    assert sum(isinstance(r, ChatError) for r in results) == 1
+    await fake_upstream.wait_for_request_async(2)
+    assert chat.hub.stats()["generations"] == 1
+    assert chat.stop("me", answer_id)
+    row = await finish(chat, "me", answer_id)
+    assert row.status == Status.STOPPED
+    assert len(fake_upstream.requests) == 2 and chat.hub.stats()["generations"] == 0
+
+
+# ---- every path ends final (#7 findings 6 and 7) ------------------------------------------
+
+
+async def test_a_second_cancel_during_the_final_save_still_ends_the_answer(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    fake_upstream.enqueue(Reply(text=" ".join(f"w{i}" for i in range(400)), interval=0.02))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q")
+    gen = sent.generation
+    await fake_upstream.wait_for_request_async(1)
+    gen.stop()
+    assert gen.task is not None
+    await asyncio.sleep(0)  # the first cancel lands; the task is now ending
+    gen.task.cancel()  # a second one, as a shutdown or a second Stop would send
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert gen.publisher.final and gen.publisher.phase == Status.STOPPED
+    assert row.status == Status.STOPPED
+
+
+async def test_an_answer_stopped_before_its_task_began_is_final_and_saved(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q")
+    sent.generation.stop()  # before the task ran a single step
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert sent.generation.publisher.final and row.status == Status.STOPPED
+    assert chat.hub.stats()["generations"] == 0 and fake_upstream.requests == []
+
+
+async def test_a_failing_subscriber_cannot_leave_the_answer_streaming(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    fake_upstream.enqueue(Reply(text="Still saved.", interval=0.01))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q")
+
+    def broken(_event: Event) -> None:
+        raise RuntimeError("a page that fails")
+
+    sent.generation.publisher.subscribe(broken)
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert (row.status, row.content) == (Status.DONE, "Still saved.")
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+async def test_numbers_and_lone_surrogates_are_shown_not_fatal(
+    fake_upstream: FakeUpstream, tmp_path: Path, stream: bool
+) -> None:
+    contents = ["Answer: ", 123, " then \ud800 end."] if stream else [123]
+    fake_upstream.enqueue(Reply(contents=contents))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q", stream=stream)
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert row.status == Status.DONE
+    assert row.content == ("Answer: 123 then \ufffd end." if stream else "123")
+
+
+async def test_a_chunk_that_cannot_be_shown_ends_the_answer_keeping_its_text(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    fake_upstream.enqueue(Reply(contents=["Kept so far.", {"not": "text"}, "never"]))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream, max_retries=0))
+    sent = await chat.send("me", None, "q")
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert (row.status, row.content) == (Status.ERROR, "Kept so far.")
+    assert "could not be read" in row.error
+
+
+# ---- what the model said, shown honestly (#7 finding 8) -----------------------------------
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+async def test_a_refusal_is_the_answer_marked_declined(
+    fake_upstream: FakeUpstream, tmp_path: Path, stream: bool
+) -> None:
+    fake_upstream.enqueue(Reply(refusal="I'm sorry, I cannot help with that."))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q", stream=stream)
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert (row.status, row.content, row.error) == (Status.DONE, "I'm sorry, I cannot help with that.", REFUSAL_NOTE)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+async def test_a_tool_call_without_text_names_the_tool(
+    fake_upstream: FakeUpstream, tmp_path: Path, stream: bool
+) -> None:
+    fake_upstream.enqueue(Reply.calls_tool("get_weather"))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q", stream=stream)
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert (row.status, row.content, row.finish_reason) == (Status.ERROR, "", "tool_calls")
+    assert "tool this app does not offer (get_weather)" in row.error
+
+
+async def test_a_filter_verdict_after_the_stop_chunk_marks_the_answer_filtered(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    fake_upstream.enqueue(Reply(text="Something borderline.", late_filter=("violence",)))
+    chat = make_chat(tmp_path, azure_settings(fake_upstream, azure_openai_api_key="k", azure_openai_api_version="x"))
+    sent = await chat.send("me", None, "q")
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert (row.status, row.content) == (Status.FILTERED, "Something borderline.")
+    assert "content filter flagged this answer (violence)" in row.error
+
+
+async def test_a_429_that_names_its_wait_only_in_the_message_is_honoured(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    fake_upstream.enqueue(Reply.rate_limited(retry_after=2, headers=False), Reply(text="Done waiting."))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q")
+    events: list[Event] = []
+    sent.generation.publisher.subscribe(events.append)
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert row.content == "Done waiting."
+    assert "retry-after" not in fake_upstream.requests[0].reply.headers
+    assert any("retrying in 2 s" in e.detail for e in events)  # the default backoff would say 1 s
+
+
+# ---- storage faults (#7 finding 5) ---------------------------------------------------------
+
+
+def lock_database(path: Path) -> sqlite3.Connection:
+    """Another process's write transaction: every write of ours waits for it, then fails."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    return conn
+
+
+def short_busy_timeout(store: Store) -> None:
+    """Writes give up after 0.2 s instead of 10 s, so a locked database fails fast in tests."""
+
+    @event.listens_for(store.engine, "connect")
+    def _fast(dbapi_conn: object, _record: object) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=200")  # type: ignore[attr-defined]
+
+    store.engine.dispose()
+
+
+async def test_a_locked_database_keeps_the_answer_in_memory_and_saves_it_later(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    hold = threading.Event()
+    fake_upstream.enqueue(Reply(text="The whole answer, every word of it.", interval=0.01, hold=hold))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    short_busy_timeout(chat.store)
+    sent = await chat.send("me", None, "q")
+    gen, answer_id = sent.generation, sent.assistant_message.id
+    await fake_upstream.wait_for_request_async(1)
+    lock = lock_database(tmp_path / "chat.db")
+    saved: asyncio.Queue[bool] = asyncio.Queue()
+    gen.watch_saved(saved.put_nowait)
+    hold.set()
+    assert await asyncio.wait_for(saved.get(), 10) is False  # told, instead of a silent failure
+    assert gen.publisher.final and gen.publisher.phase == Status.DONE  # the page is not left on Stop
+    row = await chat.store.get_message("me", answer_id)
+    assert row.status == Status.STREAMING  # the database really has not got it yet ...
+    assert chat.hub.get("me", answer_id) is gen  # ... so the hub keeps the whole text for a reload
+    assert gen.publisher.text == "The whole answer, every word of it."
+    assert not chat.busy("me", sent.conversation.id)  # and the conversation is free again
+    with pytest.raises(ChatError, match="database is busy or unavailable"):
+        await chat.send("me", sent.conversation.id, "while locked")
+    lock.rollback()
+    lock.close()
+    assert await asyncio.wait_for(saved.get(), 10) is True
+    row = await finish(chat, "me", answer_id)
+    assert (row.status, row.content) == (Status.DONE, "The whole answer, every word of it.")
+    assert chat.hub.get("me", answer_id) is None

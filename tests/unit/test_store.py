@@ -43,3 +43,19 @@ async def test_streaming_rows_become_interrupted_on_restart_keeping_their_text(t
     assert restarted.mark_streaming_interrupted() == 1
     again = await restarted.get_message("o", row.id or 0)
     assert again.status == Status.INTERRUPTED and again.content == "partial"
+
+
+async def test_answer_writes_never_go_back_to_an_older_text_or_status(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    conv = await store.create_conversation("o")
+    row = await store.add_message(
+        Message(conversation_id=conv.id, owner="o", role="assistant", status=Status.STREAMING)
+    )
+    answer = row.id or 0
+    assert await store.checkpoint_message("o", answer, "one two")
+    assert not await store.checkpoint_message("o", answer, "one")  # a late, shorter checkpoint
+    assert await store.finish_message("o", answer, content="one two three", status=Status.DONE)
+    assert not await store.checkpoint_message("o", answer, "one two three four")  # in flight before the end
+    assert not await store.finish_message("o", answer, content="", status=Status.STOPPED)  # written once
+    again = await store.get_message("o", answer)
+    assert (again.content, again.status) == ("one two three", Status.DONE)
