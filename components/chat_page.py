@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +18,8 @@ from services.chat import ChatError, Sent
 from services.generation import Generation
 from services.models import Message, Status
 from services.runtime import AppContext
+
+log = logging.getLogger(__name__)
 
 SWITCH_HELP = """
 **Which model answers** is chosen at start-up, first match wins:
@@ -203,11 +206,13 @@ class ChatPage:
                 await self.sidebar.refresh()
 
     async def _send(self, text: str) -> bool:
+        """False keeps the typed text in the box and puts Send back, whatever went wrong."""
         async with self.busy:
-            try:
-                sent = await self.ctx.chat.send(self.owner, self.conversation_id, text, stream=self._streaming())
-            except ChatError as exc:
-                ui.notify(str(exc), type="warning")
+            sent = await self._attempt(
+                lambda: self.ctx.chat.send(self.owner, self.conversation_id, text, stream=self._streaming()),
+                "Your message was not sent. It is still in the box; try again.",
+            )
+            if sent is None:
                 return False
             if self.conversation_id != sent.conversation.id:
                 self.conversation_id = sent.conversation.id
@@ -230,9 +235,22 @@ class ChatPage:
             view = self._add_answer(sent.assistant_message, [sent.assistant_message], is_last=True)
         self._follow(view, sent.generation)
 
+    async def _attempt(self, action: Callable[[], Awaitable[Sent]], unexpected: str) -> Sent | None:
+        """Runs a send, retry or regenerate; a refusal or a failure is said in plain words, never left as Stop."""
+        try:
+            return await action()
+        except ChatError as exc:
+            ui.notify(str(exc), type="warning", multi_line=True)
+        except Exception:
+            log.exception("could not start an answer")
+            ui.notify(f"Something went wrong. {unexpected}", type="negative", multi_line=True)
+        return None
+
     def _stop(self) -> None:
-        if self.active is not None:
-            self.ctx.chat.stop(self.owner, self.active)
+        """Stop always leaves the composer usable, also when the answer already ended on its own."""
+        if self.active is None or not self.ctx.chat.stop(self.owner, self.active):
+            self.active = None
+            self.composer.set_generating(False)
 
     def _streaming(self) -> bool:
         return bool(self.stream_switch.value)
@@ -247,10 +265,8 @@ class ChatPage:
 
     async def _rerun(self, action: Callable[[], Awaitable[Sent]]) -> None:
         async with self.busy:
-            try:
-                sent = await action()
-            except ChatError as exc:
-                ui.notify(str(exc), type="warning")
+            sent = await self._attempt(action, "The answer was not restarted; try again.")
+            if sent is None:
                 return
             await self._render_thread()
             view = self.views.get(sent.assistant_message.id or -1)

@@ -9,7 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from components.markdown_view import MarkdownView
-from services.generation import Generation
+from services.generation import REFUSAL_NOTE, Generation
 from services.models import Message, Status
 from services.publisher import Event
 
@@ -21,6 +21,10 @@ PHASE_TEXT = {
     "streaming": "",
 }
 RETRYABLE = {Status.ERROR, Status.STOPPED, Status.INTERRUPTED, Status.FILTERED}
+UNSAVED_NOTE = (
+    "This answer could not be saved: the database is busy or unavailable. "
+    "It is kept while the app runs, and saving is retried."
+)
 
 
 class UserMessage(ui.element):
@@ -57,15 +61,19 @@ class AssistantMessage(ui.element):
         self.is_last = is_last
         self._on_retry, self._on_regenerate, self._on_version = on_retry, on_regenerate, on_version
         self._unsubscribe: Callable[[], None] | None = None
+        self._unwatch_saved: Callable[[], None] | None = None
         self._on_final: Callable[[], None] | None = None
         self._phase_started = time.time()
         self._phase = ""
         self.classes("msg msg-assistant")
         self.props(f"data-role=assistant data-message-id={message.id}")
         with self:
+            self.declined = ui.badge("Declined", color="grey-7").props("outline").classes("self-start")
+            self.declined.tooltip("The model refused this request; its words are shown as it said them.")
             self.body = MarkdownView(message.content)
             self.status_line = ui.label("").classes("msg-status").props("role=status aria-live=polite")
             self.note = ui.label(message.error).classes("msg-note")
+            self.save_note = ui.label("").classes("msg-note msg-note-error").props("role=alert")
             with ui.row().classes("msg-actions items-center gap-1"):
                 self._build_actions()
         self._ticker = ui.timer(0.5, self._tick, active=False)
@@ -77,6 +85,8 @@ class AssistantMessage(ui.element):
         """Snapshot then live events; detaches by itself when the element goes away."""
         self.detach()
         self._on_final = on_final
+        self._unwatch_saved = generation.watch_saved(self._show_saved)
+        self._show_saved(generation.saved is not False)
         snapshot, self._unsubscribe = generation.publisher.subscribe(self._on_event)
         self.body.reset(snapshot.text)
         if snapshot.final:
@@ -92,6 +102,14 @@ class AssistantMessage(ui.element):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unwatch_saved is not None:
+            self._unwatch_saved()
+            self._unwatch_saved = None
+
+    def _show_saved(self, saved: bool) -> None:
+        """A finished answer the database has not taken yet says so, until it has."""
+        if not self.is_deleted:
+            self.save_note.text = "" if saved else UNSAVED_NOTE
 
     def _handle_delete(self) -> None:
         self.detach()
@@ -121,6 +139,7 @@ class AssistantMessage(ui.element):
         self.status_line.classes(replace="msg-status thinking" if phase in ("connecting", "waiting") else "msg-status")
         self._ticker.active = phase in ("connecting", "waiting")
         self.note.text = ""
+        self.declined.set_visibility(False)
         self._tick()
         self._refresh_actions(streaming=True)
 
@@ -141,6 +160,7 @@ class AssistantMessage(ui.element):
         self.status_line.text = "Generating…" if status == Status.STREAMING else ""
         self.status_line.classes(replace="msg-status")
         self.note.text = "Stopped." if status == Status.STOPPED else note
+        self.declined.set_visibility(note == REFUSAL_NOTE)
         kind = "error" if status in (Status.ERROR, Status.FILTERED, Status.INTERRUPTED) else "info"
         self.note.classes(replace=f"msg-note msg-note-{kind}")
         self._refresh_actions(streaming=status == Status.STREAMING)

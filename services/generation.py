@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
 SAVE_BACKOFF_MAX_S = 30.0  # while the database fails, writes are retried at least this often
-REFUSAL_NOTE = "Declined: the model refused this request."
+REFUSAL_NOTE = "The model refused this request; the text above is its reply."
 INTERRUPTED_NOTE = "The app was shut down before this answer finished."
 
 
