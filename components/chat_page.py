@@ -213,6 +213,8 @@ class ChatPage:
                 "Your message was not sent. It is still in the box; try again.",
             )
             if sent is None:
+                if self.active is not None:  # refused while this tab follows an answer: Stop comes back
+                    ui.timer(0, lambda: self.composer.set_generating(self.active is not None), once=True)
                 return False
             if self.conversation_id != sent.conversation.id:
                 self.conversation_id = sent.conversation.id
@@ -269,6 +271,7 @@ class ChatPage:
             if sent is None:
                 return
             await self._render_thread()
+            self._attach_running()  # an answer that ended but is not saved yet shows its final state from memory
             view = self.views.get(sent.assistant_message.id or -1)
             if view is not None:
                 self._follow(view, sent.generation)

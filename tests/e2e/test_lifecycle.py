@@ -323,3 +323,35 @@ def test_lost_websocket_catches_up_without_loss_or_doubling(
     words = answer.inner_text().split()
     assert words[:240] == WORDS.split()
     assert words.count("word150") == 1
+
+
+def test_two_tabs_pressing_enter_together_start_one_answer(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    fake_upstream.enqueue(Reply(text="First answer."))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Start here")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    other = page.context.new_page()
+    other.goto(page.url)
+    expect(last_answer(other)).to_contain_text("First answer.")
+    fake_upstream.default = slow(rate=30, stall_after=30, stall_max=60)  # streams until stopped
+    boxes = [tab.get_by_role("textbox", name="Message") for tab in (page, other)]
+    boxes[0].fill("from the first tab")
+    boxes[1].fill("from the second tab")
+    for box in boxes:  # back to back, without waiting for the first to show anything
+        box.press("Enter")
+    asked = fake_upstream.wait_for_request(2).messages[-1]["content"]
+    refused = other if asked == "from the first tab" else page
+    # Refused with a notice if its Enter landed mid-start, or ignored if its tab already follows the
+    # other answer (Stop showing); either way its text stays in the box. The notice: test_generation.
+    expect(refused.get_by_role("textbox", name="Message")).not_to_have_value("")
+    expect(last_answer(page)).to_contain_text("word10")
+    assert len(fake_upstream.requests) == 2  # the first answer and exactly one of the two
+    refused.get_by_role("button", name="Stop").click()  # it follows the answer that did start
+    for tab in (page, other):
+        expect(last_answer(tab)).to_have_attribute("data-status", "stopped")
+        expect(tab.get_by_role("button", name="Send")).to_be_visible()
+    assert fake_upstream.wait_for_end(2).disconnected_at is not None
+    assert len(fake_upstream.requests) == 2
+    expect(page.locator('[data-role="assistant"]')).to_have_count(2)
+    other.close()
