@@ -22,13 +22,14 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / name, full_page=True)
 
 
-def test_refusal_tool_call_and_late_filter_are_shown_for_what_they_are(
+def test_refusal_tool_call_late_filter_and_odd_chunks_are_shown_for_what_they_are(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
     fake_upstream.enqueue(
         Reply(refusal=REFUSAL, interval=0.02),
         Reply.calls_tool("get_weather"),
         Reply(text="Borderline words.", late_filter=("violence",)),
+        Reply(contents=["Total: ", 123, " items \ud800 listed."]),
     )
     app = app_server()
     page.goto(app.url)
@@ -50,10 +51,17 @@ def test_refusal_tool_call_and_late_filter_are_shown_for_what_they_are(
     expect(flagged).to_contain_text("content filter flagged this answer (violence)")
     expect(flagged).to_contain_text("Borderline words.")
 
+    send(page, "Send odd chunks")  # a number and a lone surrogate once broke the sanitizer and SQLite
+    odd = page.locator('[data-role="assistant"]').nth(3)
+    expect(odd).to_have_attribute("data-status", "done")
+    expect(odd).to_contain_text("Total: 123 items \ufffd listed.")
+
     page.reload()  # what was said is kept, marks included
     expect(page.locator('[data-role="assistant"]').nth(0).get_by_text("Declined", exact=True)).to_be_visible()
     expect(page.locator('[data-role="assistant"]').nth(2)).to_have_attribute("data-status", "filtered")
+    expect(page.locator('[data-role="assistant"]').nth(3)).to_contain_text("Total: 123 items \ufffd listed.")
     expect(page.get_by_role("button", name="Send")).to_be_visible()
+    assert "Traceback" not in app.log_text()
 
 
 def row_of(db: Path, message_id: str) -> tuple[str, str]:
