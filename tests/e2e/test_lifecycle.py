@@ -9,6 +9,7 @@ import urllib.request
 
 from playwright.sync_api import Page, expect
 
+from tests.conftest import AppServer
 from tests.e2e.test_chat import last_answer, send
 from tests.fake_upstream import FakeUpstream, Reply
 
@@ -142,19 +143,25 @@ def test_two_tabs_stream_the_same_answer_and_a_closed_tab_does_not_stop_it(
     assert fake_upstream.wait_for_end(1).done_sent
 
 
-def test_an_open_second_tab_follows_an_answer_started_in_the_first_and_can_stop_it(
-    app_server, fake_upstream: FakeUpstream, page: Page
-) -> None:
+def a_chat_open_in_two_tabs(app_server, fake_upstream: FakeUpstream, page: Page) -> tuple[AppServer, Page]:
+    """A conversation with one finished answer, shown in `page` and in a second tab it returns."""
     fake_upstream.enqueue(Reply(text="First answer."))
     app = app_server()
     page.goto(app.url)
     send(page, "Start here")
     expect(last_answer(page)).to_have_attribute("data-status", "done")
-    same_chat = page.context.new_page()
-    same_chat.goto(page.url)
+    second = page.context.new_page()
+    second.goto(page.url)
+    expect(last_answer(second)).to_contain_text("First answer.")
+    return app, second
+
+
+def test_an_open_second_tab_follows_an_answer_started_in_the_first_and_can_stop_it(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    app, same_chat = a_chat_open_in_two_tabs(app_server, fake_upstream, page)
     new_chat = page.context.new_page()
     new_chat.goto(app.url)
-    expect(last_answer(same_chat)).to_contain_text("First answer.")
 
     fake_upstream.enqueue(slow(rate=30))
     send(page, "Follow me live")  # typed in the first tab only; the others are not reloaded
@@ -326,14 +333,7 @@ def test_lost_websocket_catches_up_without_loss_or_doubling(
 
 
 def test_two_tabs_pressing_enter_together_start_one_answer(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
-    fake_upstream.enqueue(Reply(text="First answer."))
-    app = app_server()
-    page.goto(app.url)
-    send(page, "Start here")
-    expect(last_answer(page)).to_have_attribute("data-status", "done")
-    other = page.context.new_page()
-    other.goto(page.url)
-    expect(last_answer(other)).to_contain_text("First answer.")
+    _app, other = a_chat_open_in_two_tabs(app_server, fake_upstream, page)
     fake_upstream.default = slow(rate=30, stall_after=30, stall_max=60)  # streams until stopped
     boxes = [tab.get_by_role("textbox", name="Message") for tab in (page, other)]
     boxes[0].fill("from the first tab")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from services.chat import ChatError, ChatService
+from services.chat import ChatError, ChatService, Sent
 from services.generation import REFUSAL_NOTE, GenerationHub
 from services.llm import azure_backend, openai_backend
 from services.models import Status
@@ -36,6 +36,17 @@ def openai_settings(fake: FakeUpstream, **kw: object) -> Settings:
         checkpoint_interval_s=0.05,
         **kw,
     )
+
+
+def long_reply() -> Reply:
+    """400 words at 50 a second: still running when a test stops it."""
+    return Reply(text=" ".join(f"w{i}" for i in range(400)), interval=0.02)
+
+
+async def start_long_answer(fake: FakeUpstream, tmp_path: Path) -> tuple[ChatService, Sent]:
+    fake.enqueue(long_reply())
+    chat = make_chat(tmp_path, openai_settings(fake))
+    return chat, await chat.send("me", None, "long please")
 
 
 async def finish(chat: ChatService, owner: str, message_id: int):
@@ -89,9 +100,7 @@ async def test_non_streaming_request_delivers_the_whole_answer(fake_upstream: Fa
 async def test_stop_closes_the_upstream_response_and_keeps_partial_text(
     fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    fake_upstream.enqueue(Reply(text=" ".join(f"w{i}" for i in range(400)), interval=0.02))
-    chat = make_chat(tmp_path, openai_settings(fake_upstream))
-    sent = await chat.send("me", None, "long please")
+    chat, sent = await start_long_answer(fake_upstream, tmp_path)
     gen = sent.generation
     for _ in range(200):
         if len(gen.publisher.text) > 20:
@@ -272,7 +281,7 @@ async def test_two_tabs_sending_at_once_start_one_upstream_request(fake_upstream
     chat = make_chat(tmp_path, openai_settings(fake_upstream))
     first = await chat.send("me", None, "start")
     await finish(chat, "me", first.assistant_message.id)
-    fake_upstream.default = Reply(text=" ".join(f"w{i}" for i in range(400)), interval=0.02)
+    fake_upstream.default = long_reply()
     conv = first.conversation.id
     results = await asyncio.gather(
         chat.send("me", conv, "from tab one"), chat.send("me", conv, "from tab two"), return_exceptions=True
@@ -298,7 +307,7 @@ async def test_two_retries_of_one_answer_run_once_and_stop_stops_it(
     sent = await chat.send("me", None, "q")
     answer_id = sent.assistant_message.id
     assert (await finish(chat, "me", answer_id)).status == Status.ERROR
-    fake_upstream.default = Reply(text=" ".join(f"w{i}" for i in range(400)), interval=0.02)
+    fake_upstream.default = long_reply()
     results = await asyncio.gather(chat.retry("me", answer_id), chat.retry("me", answer_id), return_exceptions=True)
     assert sum(isinstance(r, ChatError) for r in results) == 1
     await fake_upstream.wait_for_request_async(2)
@@ -315,9 +324,7 @@ async def test_two_retries_of_one_answer_run_once_and_stop_stops_it(
 async def test_a_second_cancel_during_the_final_save_still_ends_the_answer(
     fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    fake_upstream.enqueue(Reply(text=" ".join(f"w{i}" for i in range(400)), interval=0.02))
-    chat = make_chat(tmp_path, openai_settings(fake_upstream))
-    sent = await chat.send("me", None, "q")
+    chat, sent = await start_long_answer(fake_upstream, tmp_path)
     gen = sent.generation
     await fake_upstream.wait_for_request_async(1)
     gen.stop()
