@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.context import build_prompt, visible_history
+from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
 from services.llm import Backend
 from services.models import Conversation, Message, Status
@@ -128,7 +129,7 @@ class ChatService:
         try:
             yield
         except SQLAlchemyError as exc:
-            log.warning("%s: %s", what, exc)
+            log.warning("%s: %s", what, storage_reason(exc))
             raise ChatError(f"{what}: the database is busy or unavailable. Try again in a moment.") from exc
 
     async def _own_answer(self, owner: str, message_id: int) -> tuple[Message, Conversation]:

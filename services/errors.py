@@ -123,6 +123,12 @@ def _short(message: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def storage_reason(exc: BaseException) -> str:
+    """The database's own words ("database is locked"), never the statement or its parameters:
+    SQLAlchemy's messages quote both, and those hold message text and owner ids."""
+    return str(getattr(exc, "orig", None) or type(exc).__name__)
+
+
 # Azure's 429 text: "... Please retry after 7 seconds." (some gateways drop the headers).
 RETRY_AFTER_TEXT = re.compile(r"retry after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 

@@ -28,6 +28,7 @@ from services.errors import (
     StreamStalled,
     describe_failure,
     retry_after_seconds,
+    storage_reason,
 )
 from services.llm import Backend
 from services.models import Status
@@ -247,7 +248,8 @@ class Generation:
                 await self.store.checkpoint_message(self.owner, self.message_id, text)
             except Exception as exc:
                 wait = min(wait * 2, SAVE_BACKOFF_MAX_S)
-                log.warning("checkpoint of answer %s failed (%s); retrying in %g s", self.message_id, exc, wait)
+                why = storage_reason(exc)
+                log.warning("checkpoint of answer %s failed (%s); retrying in %g s", self.message_id, why, wait)
             else:
                 saved, wait = len(text), self.settings.checkpoint_interval_s
 
@@ -275,7 +277,8 @@ class Generation:
                 try:
                     await self.store.finish_message(self.owner, self.message_id, **values)
                 except Exception as exc:
-                    log.warning("could not save answer %s (%s); retrying in %g s", self.message_id, exc, wait)
+                    why = storage_reason(exc)
+                    log.warning("could not save answer %s (%s); retrying in %g s", self.message_id, why, wait)
                     self._tell_saved(False)
                     await asyncio.sleep(wait)
                     wait = min(wait * 2, SAVE_BACKOFF_MAX_S)

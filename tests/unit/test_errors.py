@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx2
 import openai
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
+from sqlalchemy.exc import OperationalError
 
 from services.errors import (
     BackendFacts,
@@ -13,6 +16,7 @@ from services.errors import (
     StreamStalled,
     describe_failure,
     retry_after_seconds,
+    storage_reason,
 )
 from services.models import Status
 
@@ -108,3 +112,10 @@ def test_retry_after_is_read_from_azures_message_when_no_header_says_it() -> Non
     assert retry_after_seconds(status_error(429, body), 4) == 7
     assert retry_after_seconds(status_error(429, body, {"retry-after": "2"}), 4) == 2  # a header wins
     assert retry_after_seconds(status_error(429, {"error": {"message": "Slow down."}}), 4) == 4
+
+
+def test_storage_failures_are_logged_without_the_statement_or_its_parameters() -> None:
+    exc = OperationalError("UPDATE message SET content=?", ("my secret answer",), sqlite3.OperationalError("locked"))
+    assert "secret" not in str(exc.orig) and "secret" in str(exc)  # SQLAlchemy's own text quotes them
+    assert storage_reason(exc) == "locked"
+    assert storage_reason(ValueError("x")) == "ValueError"
