@@ -39,6 +39,7 @@ class AssistantMessage(ui.element):
 
     It subscribes to the running Generation (if any) after the browser is connected, taking the
     snapshot and the live deltas in one step, so a reload neither loses nor doubles a token.
+    A finished answer comes with its HTML already rendered (``html``), so building it parses nothing.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class AssistantMessage(ui.element):
         on_retry: Action,
         on_regenerate: Action,
         on_version: Action,
+        html: str | None = None,
     ) -> None:
         super().__init__("div")
         self.message = message
@@ -63,7 +65,7 @@ class AssistantMessage(ui.element):
         self.classes("msg msg-assistant")
         self.props(f"data-role=assistant data-message-id={message.id}")
         with self:
-            self.body = MarkdownView(message.content)
+            self.body = MarkdownView(message.content, html=html)
             self.status_line = ui.label("").classes("msg-status").props("role=status aria-live=polite")
             self.note = ui.label(message.error).classes("msg-note")
             with ui.row().classes("msg-actions items-center gap-1"):

@@ -15,7 +15,7 @@ from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from services.models import Conversation, Message, Status, utcnow
+from services.models import Conversation, Message, RenderedAnswer, Status, utcnow
 
 T = TypeVar("T")
 
@@ -133,6 +133,69 @@ class Store:
             return list(s.exec(stmt))
 
         return await self._run(fn)
+
+    async def list_turns(
+        self,
+        owner: str,
+        conversation_id: str,
+        *,
+        limit: int | None = None,
+        before: int | None = None,
+        since: int | None = None,
+    ) -> tuple[list[Message], bool]:
+        """One page of a thread, newest first: the newest `limit` questions with id < `before` (or all
+        from `since` on), each with every version of its answer, in id order; and whether older
+        questions exist. Long threads are opened page by page, never read whole."""
+
+        def fn(s: Session) -> tuple[list[Message], bool]:
+            mine = (col(Message.owner) == owner, col(Message.conversation_id) == conversation_id)
+            stmt = select(Message).where(*mine, col(Message.role) == "user")
+            if before is not None:
+                stmt = stmt.where(col(Message.id) < before)
+            if since is not None:
+                stmt = stmt.where(col(Message.id) >= since)
+            questions = list(s.exec(stmt.order_by(col(Message.id).desc()).limit(limit)))
+            if not questions:
+                return [], False
+            first = min(q.id or 0 for q in questions)
+            answers = s.exec(
+                select(Message).where(
+                    *mine, col(Message.role) == "assistant", col(Message.reply_to).in_([q.id for q in questions])
+                )
+            )
+            older = s.exec(
+                select(Message.id).where(*mine, col(Message.role) == "user", col(Message.id) < first).limit(1)
+            ).first()
+            return sorted([*questions, *answers], key=lambda m: m.id or 0), older is not None
+
+        return await self._run(fn)
+
+    # rendered answers ----------------------------------------------------------------------
+
+    async def get_rendered(self, owner: str, message_ids: list[int]) -> dict[int, RenderedAnswer]:
+        """Cached HTML of these answers, by message id (only rows of this owner)."""
+
+        def fn(s: Session) -> dict[int, RenderedAnswer]:
+            stmt = select(RenderedAnswer).where(
+                col(RenderedAnswer.owner) == owner, col(RenderedAnswer.message_id).in_(message_ids)
+            )
+            return {r.message_id: r for r in s.exec(stmt)}
+
+        return await self._run(fn) if message_ids else {}
+
+    async def save_rendered(self, owner: str, rows: list[RenderedAnswer]) -> None:
+        """Insert or replace cached HTML; rows not of this owner, or for messages it does not own, are dropped."""
+
+        def fn(s: Session) -> None:
+            ids = [r.message_id for r in rows]
+            owned = set(s.exec(select(Message.id).where(col(Message.owner) == owner, col(Message.id).in_(ids))))
+            for row in rows:
+                if row.message_id in owned and row.owner == owner:
+                    s.merge(row)
+            s.commit()
+
+        if rows:
+            await self._run(fn)
 
     async def update_message(self, owner: str, message_id: int, **values: Any) -> None:
         def fn(s: Session) -> None:

@@ -43,3 +43,31 @@ async def test_streaming_rows_become_interrupted_on_restart_keeping_their_text(t
     assert restarted.mark_streaming_interrupted() == 1
     again = await restarted.get_message("o", row.id or 0)
     assert again.status == Status.INTERRUPTED and again.content == "partial"
+
+
+async def test_turns_are_read_newest_page_first_with_every_answer_version(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    conv = await store.create_conversation("o")
+    other = await store.create_conversation("o")
+    questions = []
+    for i in range(5):
+        q = await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}"))
+        await store.add_message(Message(conversation_id=other.id, owner="o", role="user", content="elsewhere"))
+        await store.add_message(
+            Message(conversation_id=conv.id, owner="o", role="assistant", content=f"a{i}", reply_to=q.id)
+        )
+        questions.append(q)
+    # a regenerated answer to q3 comes later than everything else
+    await store.add_message(
+        Message(conversation_id=conv.id, owner="o", role="assistant", content="a3 v2", reply_to=questions[3].id)
+    )
+
+    newest, more = await store.list_turns("o", conv.id, limit=2)
+    assert [m.content for m in newest] == ["q3", "a3", "q4", "a4", "a3 v2"] and more
+    older, more = await store.list_turns("o", conv.id, limit=2, before=questions[3].id)
+    assert [m.content for m in older] == ["q1", "a1", "q2", "a2"] and more
+    oldest, more = await store.list_turns("o", conv.id, limit=2, before=questions[1].id)
+    assert [m.content for m in oldest] == ["q0", "a0"] and not more
+    since, more = await store.list_turns("o", conv.id, since=questions[2].id)
+    assert [m.content for m in since] == ["q2", "a2", "q3", "a3", "q4", "a4", "a3 v2"] and more
+    assert await store.list_turns("bob", conv.id, limit=2) == ([], False)
