@@ -13,6 +13,8 @@ export default {
     return { busy: false };
   },
   mounted() {
+    // A reload shows the newest turns again, so an old scroll position would point at other turns.
+    history.scrollRestoration = "manual";
     // The page opens at the top and then jumps to the newest turn: only a scroll made after that counts.
     this.armed = false;
     this.anchor = null;

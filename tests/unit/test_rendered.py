@@ -34,8 +34,9 @@ async def thread(store: Store, owner: str, answers: list[str], status: str = Sta
         out.append(q)
         out.append(
             await store.add_message(
-                Message(conversation_id=conv.id, owner=owner, role="assistant", content=text, reply_to=q.id,
-                        status=status)
+                Message(
+                    conversation_id=conv.id, owner=owner, role="assistant", content=text, reply_to=q.id, status=status
+                )
             )
         )
     return out
@@ -101,7 +102,6 @@ def test_renderer_version_follows_the_markdown_sources(tmp_path: Path) -> None:
     assert renderer_version([src]) == before
     src.write_text("RULES = 2\n")
     assert renderer_version([src]) != before
-    assert rendered.RENDERER_VERSION == renderer_version()  # the default covers services/markdown*.py
 
 
 def test_large_renders_are_split_into_bounded_batches() -> None:
