@@ -20,7 +20,11 @@ from services.generation import Generation
 from services.models import Message, Status
 from services.runtime import AppContext
 
-PAGE_TURNS = 20  # questions (with their answers) read per page: the newest on opening, then older ones
+# A page of the thread: the newest turns on opening, then older ones as the reader scrolls up. Small
+# enough that building its elements stays well under 100 ms on the event loop and the browser shows
+# it fast: at most this many turns, and past the first, at most this much text.
+PAGE_TURNS = 20
+PAGE_CHARS = 10_000
 
 
 class Turns(NamedTuple):
@@ -158,9 +162,9 @@ class ChatPage:
         what the cache lacks is rendered off the event loop."""
         if self.conversation_id is None:
             return Turns([], {}, False)
-        limit = None if since is not None else PAGE_TURNS
+        limit, max_chars = (None, None) if since is not None else (PAGE_TURNS, PAGE_CHARS)
         messages, more = await self.ctx.store.list_turns(
-            self.owner, self.conversation_id, limit=limit, before=before, since=since
+            self.owner, self.conversation_id, limit=limit, max_chars=max_chars, before=before, since=since
         )
         html = await self.ctx.rendered.html_for(self.owner, messages)
         questions = [m.id for m in messages if m.role == "user" and m.id is not None]

@@ -23,7 +23,7 @@ export default {
     };
     addEventListener("scroll", this.onScroll, { passive: true });
     this.observer = new IntersectionObserver((entries) => {
-      if (this.armed && entries.some((e) => e.isIntersecting)) this.load();
+      if (this.ready() && entries.some((e) => e.isIntersecting)) this.load();
     });
     this.observer.observe(this.$el);
   },
@@ -32,6 +32,10 @@ export default {
     removeEventListener("scroll", this.onScroll);
   },
   methods: {
+    // the reader has scrolled, or cannot: the turns shown do not even fill the window
+    ready() {
+      return this.armed || document.documentElement.scrollHeight <= innerHeight;
+    },
     load() {
       if (!this.more || this.busy) return;
       this.busy = true;
@@ -47,7 +51,7 @@ export default {
       this.anchor = null;
       this.busy = false;
       const r = this.$el.getBoundingClientRect();
-      if (this.armed && r.height && r.bottom > 0 && r.top < innerHeight) this.load(); // still in view: more
+      if (this.ready() && r.height && r.bottom > 0 && r.top < innerHeight) this.load(); // still in view: more
     },
   },
 };

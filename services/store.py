@@ -140,12 +140,14 @@ class Store:
         conversation_id: str,
         *,
         limit: int | None = None,
+        max_chars: int | None = None,
         before: int | None = None,
         since: int | None = None,
     ) -> tuple[list[Message], bool]:
-        """One page of a thread, newest first: the newest `limit` questions with id < `before` (or all
-        from `since` on), each with every version of its answer, in id order; and whether older
-        questions exist. Long threads are opened page by page, never read whole."""
+        """One page of a thread: the newest questions with id < `before` (or all from `since` on), at
+        most `limit` of them and, past the first, no more than `max_chars` of text with their answers;
+        each with every version of its answer, in id order; and whether older questions exist.
+        Long threads are opened page by page, never read whole."""
 
         def fn(s: Session) -> tuple[list[Message], bool]:
             mine = (col(Message.owner) == owner, col(Message.conversation_id) == conversation_id)
@@ -155,18 +157,28 @@ class Store:
             if since is not None:
                 stmt = stmt.where(col(Message.id) >= since)
             questions = list(s.exec(stmt.order_by(col(Message.id).desc()).limit(limit)))
-            if not questions:
-                return [], False
-            first = min(q.id or 0 for q in questions)
-            answers = s.exec(
-                select(Message).where(
+            answers: dict[int | None, list[Message]] = {}
+            if questions:
+                stmt = select(Message).where(
                     *mine, col(Message.role) == "assistant", col(Message.reply_to).in_([q.id for q in questions])
                 )
-            )
+                for a in s.exec(stmt):
+                    answers.setdefault(a.reply_to, []).append(a)
+            page: list[Message] = []
+            chars = 0
+            for q in questions:  # newest first
+                turn = [q, *answers.get(q.id, [])]
+                chars += sum(len(m.content) for m in turn)
+                if page and max_chars is not None and chars > max_chars:
+                    break
+                page.extend(turn)
+            if not page:
+                return [], False
+            first = min(m.id or 0 for m in page if m.role == "user")
             older = s.exec(
                 select(Message.id).where(*mine, col(Message.role) == "user", col(Message.id) < first).limit(1)
             ).first()
-            return sorted([*questions, *answers], key=lambda m: m.id or 0), older is not None
+            return sorted(page, key=lambda m: m.id or 0), older is not None
 
         return await self._run(fn)
 

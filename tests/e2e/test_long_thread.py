@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from tests.fake_upstream import FakeUpstream
 from tests.seed import owner_of, seed_turns
 
-TURNS = 50  # 20 on opening, 20 on scrolling up, 10 with the button
+TURNS = 40  # a few pages of ~0.8 KB answers
 VERSIONED = 3  # this old turn was regenerated once
 
 
@@ -44,21 +44,27 @@ def test_long_thread_opens_at_the_newest_turn_and_loads_older_ones(
     newest = page.locator('[data-role="assistant"]').last
     expect(newest.locator("h2")).to_have_text(f"Answer {TURNS - 1}")
     expect(newest).to_be_in_viewport()
-    assert questions(page) == expected[-20:]  # the newest page only
+    shown = questions(page)
+    assert 1 <= len(shown) < len(expected) and shown == expected[-len(shown) :]  # only the newest page
     load_button = page.get_by_role("button", name="Load earlier messages")
 
     # Scrolling to the top loads the previous page above, and what was read stays in view.
-    reading = page.get_by_text(expected[-20], exact=True)
+    reading = page.get_by_text(shown[0], exact=True)
     page.mouse.move(640, 400)
     page.mouse.wheel(0, -1_000_000)
-    expect(page.locator('[data-role="user"]')).to_have_count(40)
+    expect(page.locator('[data-role="user"]')).not_to_have_count(len(shown))
     expect(reading).to_be_in_viewport()
-    expect(page.get_by_text(expected[-40], exact=True)).not_to_be_in_viewport()
-    assert questions(page) == expected[-40:]
+    more = questions(page)
+    assert len(more) > len(shown) and more == expected[-len(more) :]
+    expect(page.get_by_text(more[0], exact=True)).not_to_be_in_viewport()
 
     # The button does the same; once everything is shown it goes away.
-    load_button.click()
-    expect(page.locator('[data-role="user"]')).to_have_count(len(expected))
+    for _ in range(len(expected)):
+        if not load_button.is_visible():
+            break
+        count = len(questions(page))
+        load_button.click()
+        expect(page.locator('[data-role="user"]')).not_to_have_count(count)
     assert questions(page) == expected
     expect(load_button).to_be_hidden()
 
