@@ -9,7 +9,8 @@ to the browser's identity) and then seeded with the app's own Store: ~3 KB of mi
 answer (``bench/answers.py``). Each round opens it twice with ``page.goto``:
 
 * cold: the rendered-HTML cache emptied first (the base has none, so its cold and warm are alike);
-* warm: right after the cold opening.
+* warm: right after the cold opening;
+* idle: no opening at all, only the probe (its noise floor on a busy machine).
 
 Reported per opening (median over rounds, and the worst): milliseconds from ``goto`` until the
 newest answer is in the viewport, and the worst latency of a probe that requests a small route of
@@ -65,13 +66,18 @@ class App:
         self.port = free_port()
         self.log = open(work / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port), "--no-browser"]
-        self.proc = subprocess.Popen(cmd, cwd=tree, env=app_env(fake, self.data), stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=tree,
+            env=app_env(fake, self.data),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                with _DIRECT.open(self.url + "/_streamchat/markdown.css", timeout=2):
-                    return
+            with contextlib.suppress(OSError), _DIRECT.open(self.url + "/_streamchat/markdown.css", timeout=2):
+                return
             time.sleep(0.2)
         raise TimeoutError(f"{name} did not start; see {self.log.name}")
 
@@ -170,11 +176,19 @@ def measure(browser: Browser, app: App, turns: int, rounds: int) -> dict[str, li
     page = context.new_page()
     conversation_id = start_conversation(page, app)
     db_url = f"sqlite:///{app.db}"
-    seed_turns(db_url, owner_of(db_url, conversation_id), conversation_id, turns - 1,
-               lambda i: [make_answer(ANSWER_TOKENS, seed=turns * 1000 + i)])
+    seed_turns(
+        db_url,
+        owner_of(db_url, conversation_id),
+        conversation_id,
+        turns - 1,
+        lambda i: [make_answer(ANSWER_TOKENS, seed=turns * 1000 + i)],
+    )
     newest = newest_answer_id(app.db, conversation_id)
-    out: dict[str, list[tuple[float | None, float, str]]] = {"cold": [], "warm": []}
+    out: dict[str, list[tuple[float | None, float, str]]] = {"idle": [], "cold": [], "warm": []}
     for _ in range(rounds):
+        with Probe(app.url) as probe:  # the noise floor: this page open, nothing being opened
+            time.sleep(1.5)
+        out["idle"].append((None, probe.worst * 1000, ""))
         page.goto(app.url)  # away from the thread, so each opening builds it anew
         clear_cache(app.db)
         out["cold"].append(open_once(page, app, conversation_id, newest))
@@ -206,12 +220,15 @@ def main() -> None:
         base.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
         fake = FakeUpstream().start()
         apps = [App(f"base-{args.base}", base, fake, work), App(f"this-{head}", ROOT, fake, work)]
-        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
-              f"{args.rounds} rounds, ~{len(make_answer(ANSWER_TOKENS, 1)) / 1000:.1f} KB per answer")
+        print(
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+            f"{args.rounds} rounds, ~{len(make_answer(ANSWER_TOKENS, 1)) / 1000:.1f} KB per answer"
+        )
         print(f"{'app':<16} {'turns':>5} {'cache':<5}   {'visible ms':>15}   {'probe stall ms':>15}")
         print(f"{'':<16} {'':>5} {'':<5}   {'median':>7} {'worst':>7}   {'median':>7} {'worst':>7}")
         try:
