@@ -322,8 +322,25 @@ class ChatPage:
                 self._follow(view, sent.generation)
 
     async def _show_version(self, message: Message) -> None:
-        if message.reply_to is not None and message.id is not None:
-            self.selected[message.reply_to] = message.id
+        """Swap one answer for another version of it in place: rebuilding a long thread would stall."""
+        question = message.reply_to
+        if question is None or message.id is None:
+            return
+        self.selected[question] = message.id
         async with self.busy:
-            await self._render_thread()
-            self._attach_running()
+            old = next((v for v in self.views.values() if v.message.reply_to == question), None)
+            if old is None or old.is_deleted or self.conversation_id is None:
+                return
+            turn, _ = await self.ctx.store.list_turns(self.owner, self.conversation_id, limit=1, before=question + 1)
+            versions = [m for m in turn if m.reply_to == question]
+            chosen = next((v for v in versions if v.id == message.id), None)
+            if chosen is None or old.is_deleted:  # deleted meanwhile, or the thread was rebuilt
+                return
+            html = await self.ctx.rendered.html_for(self.owner, [chosen])
+            index = self.thread.default_slot.children.index(old)
+            with self.thread:
+                view = self._add_answer(chosen, versions, is_last=old.is_last, html=html.get(message.id))
+            view.move(self.thread, target_index=index)
+            self.views.pop(old.message.id or -1, None)
+            self.thread.remove(old)
+            self._attach_running([view])
