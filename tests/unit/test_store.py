@@ -71,3 +71,18 @@ async def test_turns_are_read_newest_page_first_with_every_answer_version(tmp_pa
     since, more = await store.list_turns("o", conv.id, since=questions[2].id)
     assert [m.content for m in since] == ["q2", "a2", "q3", "a3", "q4", "a4", "a3 v2"] and more
     assert await store.list_turns("bob", conv.id, limit=2) == ([], False)
+
+
+async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    conv = await store.create_conversation("o")
+    for i, size in enumerate([10, 10, 5_000, 100, 100]):
+        q = await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}"))
+        await store.add_message(
+            Message(conversation_id=conv.id, owner="o", role="assistant", content="x" * size, reply_to=q.id)
+        )
+    page, more = await store.list_turns("o", conv.id, limit=20, max_chars=1_000)
+    assert [m.content for m in page if m.role == "user"] == ["q3", "q4"] and more
+    first = page[0].id or 0
+    page, more = await store.list_turns("o", conv.id, limit=20, max_chars=1_000, before=first)
+    assert [m.content for m in page if m.role == "user"] == ["q2"] and more  # larger than the budget alone
