@@ -6,10 +6,12 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 from nicegui import app, background_tasks, ui
 
 from components.composer import Composer
+from components.load_earlier import LoadEarlier
 from components.markdown_view import MarkdownView, add_markdown_assets
 from components.message import AssistantMessage, UserMessage
 from components.sidebar import Sidebar
@@ -20,6 +22,21 @@ from services.models import Message, Status
 from services.runtime import AppContext
 
 log = logging.getLogger(__name__)
+
+# A page of the thread: the newest turns on opening, then older ones as the reader scrolls up. Small
+# enough that building its elements stays well under 100 ms on the event loop and the browser shows
+# it fast: at most this many turns, and past the first, at most this much text.
+PAGE_TURNS = 20
+PAGE_CHARS = 10_000
+
+
+class Turns(NamedTuple):
+    """One read of the thread: messages in id order, finished answers' HTML by id, older ones left?"""
+
+    messages: list[Message]
+    html: dict[int, str]
+    more: bool
+
 
 SWITCH_HELP = """
 **Which model answers** is chosen at start-up, first match wins:
@@ -69,6 +86,8 @@ class ChatPage:
         self.active: int | None = None  # message id of the answer being generated
         self.followed: weakref.WeakSet[Generation] = weakref.WeakSet()
         self.welcome: ui.element | None = None
+        self.oldest: int | None = None  # id of the oldest question shown; older ones load on demand
+        self.earlier: LoadEarlier | None = None
         # Held while this tab starts an answer or rebuilds the thread, so news from another tab waits its turn.
         self.busy = asyncio.Lock()
 
@@ -130,31 +149,70 @@ class ChatPage:
     # thread --------------------------------------------------------------------------------
 
     async def _render_thread(self) -> None:
-        messages = await self.ctx.store.list_messages(self.owner, self.conversation_id) if self.conversation_id else []
+        """(Re)build the thread from the database: the newest page, or every turn already loaded."""
+        turns = await self._read_turns(since=self.oldest) if self.oldest else await self._read_turns()
         self.thread.clear()
         self.views.clear()
         self.welcome = None
+        with self.thread:
+            self.earlier = LoadEarlier(self._load_earlier, turns.more)
+            if not turns.messages:
+                self._welcome()
+            self._add_turns(turns, newest=True)
+
+    async def _read_turns(self, before: int | None = None, since: int | None = None) -> Turns:
+        """A page of turns older than `before` (or every turn from `since` on) with the answers' HTML;
+        what the cache lacks is rendered off the event loop."""
+        if self.conversation_id is None:
+            return Turns([], {}, False)
+        limit, max_chars = (None, None) if since is not None else (PAGE_TURNS, PAGE_CHARS)
+        messages, more = await self.ctx.store.list_turns(
+            self.owner, self.conversation_id, limit=limit, max_chars=max_chars, before=before, since=since
+        )
+        html = await self.ctx.rendered.html_for(self.owner, messages)
+        questions = [m.id for m in messages if m.role == "user" and m.id is not None]
+        if questions:
+            self.oldest = min(questions)
+        return Turns(messages, html, more)
+
+    def _add_turns(self, turns: Turns, newest: bool) -> list[ui.element]:
+        """Each question, then the version of its answer this tab shows (the chosen one, else the newest)."""
         answers: dict[int, list[Message]] = {}
-        for m in messages:
+        for m in turns.messages:
             if m.role == "assistant" and m.reply_to is not None:
                 answers.setdefault(m.reply_to, []).append(m)
-        questions = [m for m in messages if m.role == "user"]
-        with self.thread:
-            if not questions:
-                self._welcome()
-            for q in questions:
-                UserMessage(q)
-                versions = answers.get(q.id or -1, [])
-                if versions:
-                    chosen = next((v for v in versions if v.id == self.selected.get(q.id or -1)), versions[-1])
-                    self._add_answer(chosen, versions, is_last=q is questions[-1])
+        questions = [m for m in turns.messages if m.role == "user"]
+        added: list[ui.element] = []
+        for q in questions:
+            added.append(UserMessage(q))
+            versions = answers.get(q.id or -1, [])
+            if versions:
+                chosen = next((v for v in versions if v.id == self.selected.get(q.id or -1)), versions[-1])
+                html = turns.html.get(chosen.id or -1) if chosen.status != Status.STREAMING else None
+                added.append(self._add_answer(chosen, versions, is_last=newest and q is questions[-1], html=html))
+        return added
+
+    async def _load_earlier(self) -> None:
+        """The reader reached the top: put the previous page of turns above the oldest one shown."""
+        async with self.busy:
+            if self.oldest is None or self.earlier is None or self.earlier.is_deleted:
+                return
+            turns = await self._read_turns(before=self.oldest)
+            with self.thread:
+                added = self._add_turns(turns, newest=False)
+            for index, element in enumerate(added, start=1):  # right after the LoadEarlier element
+                element.move(self.thread, target_index=index)
+            self.earlier.set_more(turns.more)
+            self._attach_running([e for e in added if isinstance(e, AssistantMessage)])
 
     def _welcome(self) -> None:
         with ui.column().classes("welcome items-center") as self.welcome:
             ui.label("What can I help with?").classes("text-2xl font-semibold")
             ui.label(f"Answering: {self.ctx.backend.label}").classes("text-sm")
 
-    def _add_answer(self, message: Message, versions: list[Message], is_last: bool) -> AssistantMessage:
+    def _add_answer(
+        self, message: Message, versions: list[Message], is_last: bool, html: str | None = None
+    ) -> AssistantMessage:
         view = AssistantMessage(
             message,
             versions=versions,
@@ -162,17 +220,18 @@ class ChatPage:
             on_retry=self._retry,
             on_regenerate=self._regenerate,
             on_version=self._show_version,
+            html=html,
         )
         assert message.id is not None
         self.views[message.id] = view
         return view
 
-    def _attach_running(self) -> None:
+    def _attach_running(self, views: list[AssistantMessage] | None = None) -> None:
         """After a reload or in a second tab: join answers that are still being generated."""
-        for message_id, view in self.views.items():
+        for view in self.views.values() if views is None else views:
             if view.message.status != Status.STREAMING:
                 continue
-            gen = self.ctx.hub.get(self.owner, message_id)
+            gen = self.ctx.hub.get(self.owner, view.message.id or -1)
             if gen is not None:
                 self._follow(view, gen)
             else:  # it ended between reading the rows and now: show the final row
@@ -185,6 +244,11 @@ class ChatPage:
         view.attach(gen, on_final=lambda: self._finished(gen.message_id))
 
     def _finished(self, message_id: int) -> None:
+        view = self.views.get(message_id)
+        if view is not None:  # keep its HTML for the next time the thread is opened
+            background_tasks.create(
+                self.ctx.rendered.remember(self.owner, message_id, view.body.text), name="cache answer HTML"
+            )
         if self.active == message_id:
             self.active = None
             self.composer.set_generating(False)
@@ -277,8 +341,25 @@ class ChatPage:
                 self._follow(view, sent.generation)
 
     async def _show_version(self, message: Message) -> None:
-        if message.reply_to is not None and message.id is not None:
-            self.selected[message.reply_to] = message.id
+        """Swap one answer for another version of it in place: rebuilding a long thread would stall."""
+        question = message.reply_to
+        if question is None or message.id is None:
+            return
+        self.selected[question] = message.id
         async with self.busy:
-            await self._render_thread()
-            self._attach_running()
+            old = next((v for v in self.views.values() if v.message.reply_to == question), None)
+            if old is None or old.is_deleted or self.conversation_id is None:
+                return
+            turn, _ = await self.ctx.store.list_turns(self.owner, self.conversation_id, limit=1, before=question + 1)
+            versions = [m for m in turn if m.reply_to == question]
+            chosen = next((v for v in versions if v.id == message.id), None)
+            if chosen is None or old.is_deleted:  # deleted meanwhile, or the thread was rebuilt
+                return
+            html = await self.ctx.rendered.html_for(self.owner, [chosen])
+            index = self.thread.default_slot.children.index(old)
+            with self.thread:
+                view = self._add_answer(chosen, versions, is_last=old.is_last, html=html.get(message.id))
+            view.move(self.thread, target_index=index)
+            self.views.pop(old.message.id or -1, None)
+            self.thread.remove(old)
+            self._attach_running([view])

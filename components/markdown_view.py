@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
+from dataclasses import dataclass
 
 from fastapi import Response
 from nicegui import app, context, ui
@@ -38,13 +39,35 @@ def add_markdown_assets() -> None:
     ui.add_head_html(f'<link rel="stylesheet" href="{_CSS_URL}">')
 
 
-class MarkdownView(ui.element, component="markdown_view.js"):
-    """Sanitized markdown that grows by patches; ``reveal`` smooths bursty text on the client."""
+@dataclass(frozen=True)
+class _Rendered:
+    """A finished text whose HTML was rendered earlier (kept in the database): nothing to parse."""
 
-    def __init__(self, text: str = "", *, reveal: bool = True, reveal_ms: int = 50) -> None:
+    text: str
+    committed_html: str
+    tail_html: str = ""
+    finished: bool = True
+
+    def html(self) -> str:
+        return self.committed_html
+
+    def feed(self, delta: str) -> Patch:
+        raise RuntimeError("a finished MarkdownView cannot grow; reset() it first")
+
+    def finish(self) -> Patch:
+        return Patch()
+
+
+class MarkdownView(ui.element, component="markdown_view.js"):
+    """Sanitized markdown that grows by patches; ``reveal`` smooths bursty text on the client.
+
+    ``html``: the text is finished and this is its rendered HTML (``render_markdown(text)``), so the
+    view shows it as is instead of parsing the markdown again."""
+
+    def __init__(self, text: str = "", *, html: str | None = None, reveal: bool = True, reveal_ms: int = 50) -> None:
         super().__init__()
         add_markdown_assets()
-        self._stream = MarkdownStream(text)
+        self._stream: MarkdownStream | _Rendered = MarkdownStream(text) if html is None else _Rendered(text, html)
         self._seq = 0
         self._epoch = 0
         with self._props.suspend_updates():

@@ -43,6 +43,7 @@ class AssistantMessage(ui.element):
 
     It subscribes to the running Generation (if any) after the browser is connected, taking the
     snapshot and the live deltas in one step, so a reload neither loses nor doubles a token.
+    A finished answer comes with its HTML already rendered (``html``), so building it parses nothing.
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class AssistantMessage(ui.element):
         on_retry: Action,
         on_regenerate: Action,
         on_version: Action,
+        html: str | None = None,
     ) -> None:
         super().__init__("div")
         self.message = message
@@ -70,7 +72,7 @@ class AssistantMessage(ui.element):
         with self:
             self.declined = ui.badge("Declined", color="grey-7").props("outline").classes("self-start")
             self.declined.tooltip("The model refused this request; its words are shown as it said them.")
-            self.body = MarkdownView(message.content)
+            self.body = MarkdownView(message.content, html=html)
             self.status_line = ui.label("").classes("msg-status").props("role=status aria-live=polite")
             self.note = ui.label(message.error).classes("msg-note")
             self.save_note = ui.label("").classes("msg-note msg-note-error").props("role=alert")

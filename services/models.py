@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 
@@ -52,3 +53,19 @@ class Message(SQLModel, table=True):
     ttft_ms: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RenderedAnswer(SQLModel, table=True):
+    """A finished answer's sanitized HTML, kept so opening a thread does not parse its markdown again.
+
+    A table of its own rather than a column on `message`: `create_all` adds missing tables to an
+    existing database file, never missing columns. A row is used only while both the renderer
+    version and the digest of the message's text still match."""
+
+    __tablename__ = "rendered_answer"
+
+    message_id: int = Field(sa_column=Column(Integer, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True))
+    owner: str = Field(index=True)
+    renderer: str  # services.rendered.RENDERER_VERSION when the HTML was made
+    digest: str  # of the markdown source the HTML was made from
+    html: str

@@ -10,6 +10,7 @@ from services.chat import ChatService
 from services.generation import GenerationHub
 from services.llm import Backend, azure_backend, local_backend, openai_backend, provider_kind
 from services.local_model import LocalServer, start_local_server
+from services.rendered import RenderedHtml
 from services.settings import Settings
 from services.store import Store
 
@@ -25,6 +26,7 @@ class AppContext:
     backend: Backend
     hub: GenerationHub
     chat: ChatService
+    rendered: RenderedHtml
     local: LocalServer | None = field(default=None, repr=False)
 
     async def close(self) -> None:
@@ -54,7 +56,8 @@ def build_context(settings: Settings) -> AppContext:
         log.info("marked %d unfinished answer(s) as interrupted", recovered)
     backend, local = make_backend(settings)
     hub = GenerationHub()
-    return AppContext(settings, store, backend, hub, ChatService(store, hub, backend, settings), local)
+    chat = ChatService(store, hub, backend, settings)
+    return AppContext(settings, store, backend, hub, chat, RenderedHtml(store), local)
 
 
 def storage_secret(settings: Settings) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import event, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from services.models import Conversation, Message, Status, utcnow
+from services.models import Conversation, Message, RenderedAnswer, Status, utcnow
 
 T = TypeVar("T")
 
@@ -133,6 +133,81 @@ class Store:
             return list(s.exec(stmt))
 
         return await self._run(fn)
+
+    async def list_turns(
+        self,
+        owner: str,
+        conversation_id: str,
+        *,
+        limit: int | None = None,
+        max_chars: int | None = None,
+        before: int | None = None,
+        since: int | None = None,
+    ) -> tuple[list[Message], bool]:
+        """One page of a thread: the newest questions with id < `before` (or all from `since` on), at
+        most `limit` of them and, past the first, no more than `max_chars` of text with their answers;
+        each with every version of its answer, in id order; and whether older questions exist.
+        Long threads are opened page by page, never read whole."""
+
+        def fn(s: Session) -> tuple[list[Message], bool]:
+            mine = (col(Message.owner) == owner, col(Message.conversation_id) == conversation_id)
+            stmt = select(Message).where(*mine, col(Message.role) == "user")
+            if before is not None:
+                stmt = stmt.where(col(Message.id) < before)
+            if since is not None:
+                stmt = stmt.where(col(Message.id) >= since)
+            questions = list(s.exec(stmt.order_by(col(Message.id).desc()).limit(limit)))
+            answers: dict[int | None, list[Message]] = {}
+            if questions:
+                stmt = select(Message).where(
+                    *mine, col(Message.role) == "assistant", col(Message.reply_to).in_([q.id for q in questions])
+                )
+                for a in s.exec(stmt):
+                    answers.setdefault(a.reply_to, []).append(a)
+            page: list[Message] = []
+            chars = 0
+            for q in questions:  # newest first
+                turn = [q, *answers.get(q.id, [])]
+                chars += sum(len(m.content) for m in turn)
+                if page and max_chars is not None and chars > max_chars:
+                    break
+                page.extend(turn)
+            if not page:
+                return [], False
+            first = min(m.id or 0 for m in page if m.role == "user")
+            older = s.exec(
+                select(Message.id).where(*mine, col(Message.role) == "user", col(Message.id) < first).limit(1)
+            ).first()
+            return sorted(page, key=lambda m: m.id or 0), older is not None
+
+        return await self._run(fn)
+
+    # rendered answers ----------------------------------------------------------------------
+
+    async def get_rendered(self, owner: str, message_ids: list[int]) -> dict[int, RenderedAnswer]:
+        """Cached HTML of these answers, by message id (only rows of this owner)."""
+
+        def fn(s: Session) -> dict[int, RenderedAnswer]:
+            stmt = select(RenderedAnswer).where(
+                col(RenderedAnswer.owner) == owner, col(RenderedAnswer.message_id).in_(message_ids)
+            )
+            return {r.message_id: r for r in s.exec(stmt)}
+
+        return await self._run(fn) if message_ids else {}
+
+    async def save_rendered(self, owner: str, rows: list[RenderedAnswer]) -> None:
+        """Insert or replace cached HTML; rows not of this owner, or for messages it does not own, are dropped."""
+
+        def fn(s: Session) -> None:
+            ids = [r.message_id for r in rows]
+            owned = set(s.exec(select(Message.id).where(col(Message.owner) == owner, col(Message.id).in_(ids))))
+            for row in rows:
+                if row.message_id in owned and row.owner == owner:
+                    s.merge(row)
+            s.commit()
+
+        if rows:
+            await self._run(fn)
 
     async def update_message(self, owner: str, message_id: int, *conditions: Any, **values: Any) -> bool:
         """Writes only when `conditions` hold, so a late write never takes a row back; True if it did."""

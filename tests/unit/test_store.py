@@ -59,3 +59,46 @@ async def test_answer_writes_never_go_back_to_an_older_text_or_status(tmp_path: 
     assert not await store.finish_message("o", answer, content="", status=Status.STOPPED)  # written once
     again = await store.get_message("o", answer)
     assert (again.content, again.status) == ("one two three", Status.DONE)
+
+
+async def test_turns_are_read_newest_page_first_with_every_answer_version(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    conv = await store.create_conversation("o")
+    other = await store.create_conversation("o")
+    questions = []
+    for i in range(5):
+        q = await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}"))
+        await store.add_message(Message(conversation_id=other.id, owner="o", role="user", content="elsewhere"))
+        await store.add_message(
+            Message(conversation_id=conv.id, owner="o", role="assistant", content=f"a{i}", reply_to=q.id)
+        )
+        questions.append(q)
+    # a regenerated answer to q3 comes later than everything else
+    await store.add_message(
+        Message(conversation_id=conv.id, owner="o", role="assistant", content="a3 v2", reply_to=questions[3].id)
+    )
+
+    newest, more = await store.list_turns("o", conv.id, limit=2)
+    assert [m.content for m in newest] == ["q3", "a3", "q4", "a4", "a3 v2"] and more
+    older, more = await store.list_turns("o", conv.id, limit=2, before=questions[3].id)
+    assert [m.content for m in older] == ["q1", "a1", "q2", "a2"] and more
+    oldest, more = await store.list_turns("o", conv.id, limit=2, before=questions[1].id)
+    assert [m.content for m in oldest] == ["q0", "a0"] and not more
+    since, more = await store.list_turns("o", conv.id, since=questions[2].id)
+    assert [m.content for m in since] == ["q2", "a2", "q3", "a3", "q4", "a4", "a3 v2"] and more
+    assert await store.list_turns("bob", conv.id, limit=2) == ([], False)
+
+
+async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    conv = await store.create_conversation("o")
+    for i, size in enumerate([10, 10, 5_000, 100, 100]):
+        q = await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}"))
+        await store.add_message(
+            Message(conversation_id=conv.id, owner="o", role="assistant", content="x" * size, reply_to=q.id)
+        )
+    page, more = await store.list_turns("o", conv.id, limit=20, max_chars=1_000)
+    assert [m.content for m in page if m.role == "user"] == ["q3", "q4"] and more
+    first = page[0].id or 0
+    page, more = await store.list_turns("o", conv.id, limit=20, max_chars=1_000, before=first)
+    assert [m.content for m in page if m.role == "user"] == ["q2"] and more  # larger than the budget alone

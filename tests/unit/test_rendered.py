@@ -1,0 +1,111 @@
+"""The rendered-HTML cache against a real SQLite file: render once, invalidate, owner scoping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import services.rendered as rendered
+from services.markdown import render_markdown
+from services.models import Message, RenderedAnswer, Status
+from services.rendered import RenderedHtml, renderer_version
+from services.store import Store
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text actually rendered (the real renderer still runs)."""
+    seen: list[str] = []
+
+    def counting(text: str) -> str:
+        seen.append(text)
+        return render_markdown(text)
+
+    monkeypatch.setattr(rendered, "render_markdown", counting)
+    return seen
+
+
+async def thread(store: Store, owner: str, answers: list[str], status: str = Status.DONE) -> list[Message]:
+    conv = await store.create_conversation(owner)
+    out: list[Message] = []
+    for i, text in enumerate(answers):
+        q = await store.add_message(Message(conversation_id=conv.id, owner=owner, role="user", content=f"q{i}"))
+        out.append(q)
+        out.append(
+            await store.add_message(
+                Message(
+                    conversation_id=conv.id, owner=owner, role="assistant", content=text, reply_to=q.id, status=status
+                )
+            )
+        )
+    return out
+
+
+async def test_an_answer_is_rendered_once_then_read_from_the_database(tmp_path: Path, renders: list[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    messages = await thread(Store(url), "alice", ["# One\n\n**bold**", "- a\n- b"])
+    first = await RenderedHtml(Store(url)).html_for("alice", messages)
+    assert renders == ["# One\n\n**bold**", "- a\n- b"]  # user messages are never rendered as markdown
+    assert first == {messages[1].id: render_markdown("# One\n\n**bold**"), messages[3].id: render_markdown("- a\n- b")}
+    again = await RenderedHtml(Store(url)).html_for("alice", messages)  # a new process: same file
+    assert again == first and len(renders) == 2
+
+
+async def test_a_new_renderer_version_or_a_changed_text_renders_again(tmp_path: Path, renders: list[str]) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    messages = await thread(store, "o", ["*old*"])
+    await RenderedHtml(store, version="v1").html_for("o", messages)
+    await RenderedHtml(store, version="v1").html_for("o", messages)
+    assert len(renders) == 1
+    await RenderedHtml(store, version="v2").html_for("o", messages)
+    assert len(renders) == 2
+    messages[1].content = "*retried*"  # a retry rewrites the text of the same message
+    html = await RenderedHtml(store, version="v2").html_for("o", messages)
+    assert html[messages[1].id] == "<p><em>retried</em></p>\n" and len(renders) == 3
+
+
+async def test_streaming_answers_are_not_cached(tmp_path: Path, renders: list[str]) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    messages = await thread(store, "o", ["so far"], status=Status.STREAMING)
+    assert await RenderedHtml(store).html_for("o", messages) == {}
+    assert renders == []
+
+
+async def test_cache_rows_are_scoped_to_their_owner(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    alice = await thread(store, "alice", ["alice's secret"])
+    answer_id = alice[1].id
+    assert answer_id is not None
+    await RenderedHtml(store).html_for("alice", alice)
+    assert await store.get_rendered("bob", [answer_id]) == {}
+    # bob cannot plant HTML for alice's answer, neither as himself nor under her name
+    await RenderedHtml(store).remember("bob", answer_id, "<b>planted</b>")
+    bad = RenderedAnswer(message_id=answer_id, owner="alice", renderer="x", digest="x", html="planted")
+    await store.save_rendered("bob", [bad])
+    row = (await store.get_rendered("alice", [answer_id]))[answer_id]
+    assert "secret" in row.html and row.renderer == rendered.RENDERER_VERSION
+
+
+async def test_remember_fills_the_cache_when_an_answer_finishes(tmp_path: Path, renders: list[str]) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    messages = await thread(store, "o", ["`final` text"])
+    await RenderedHtml(store).remember("o", messages[1].id or 0, "`final` text")
+    assert await RenderedHtml(store).html_for("o", messages) == {messages[1].id: "<p><code>final</code> text</p>\n"}
+    assert renders == ["`final` text"]
+
+
+def test_renderer_version_follows_the_markdown_sources(tmp_path: Path) -> None:
+    src = tmp_path / "markdown_render.py"
+    src.write_text("RULES = 1\n")
+    before = renderer_version([src])
+    assert renderer_version([src]) == before
+    src.write_text("RULES = 2\n")
+    assert renderer_version([src]) != before
+
+
+def test_large_renders_are_split_into_bounded_batches() -> None:
+    messages = [Message(conversation_id="c", owner="o", role="assistant", content="x" * 10_000) for _ in range(7)]
+    batches = list(rendered._batches(messages))
+    assert [len(b) for b in batches] == [2, 2, 2, 1]
+    assert all(sum(len(m.content) for m in b) <= rendered.BATCH_CHARS for b in batches)
