@@ -2,9 +2,11 @@
 
 Host check: without it a DNS-rebinding page (attacker.example resolving to 127.0.0.1) could drive
 the local app, and with it the user's keyless Azure identity. CSP: tested in Chromium, NiceGUI
-needs `'unsafe-eval'` (Vue compiles component templates in the browser) and inline styles
-(Quasar, Tailwind's runtime), but its inline scripts are fixed per page, so each HTML response
-lists their hashes instead of allowing inline scripts: an injected `<script>` or `onerror=` does not run.
+needs `'unsafe-eval'` (without it the page never mounts: nicegui.js evals `run_javascript` code,
+JS event handlers and `:prop` bindings, and Vue compiles templates) and inline styles (Quasar,
+Tailwind's runtime, `addStyle`). Its inline scripts are fixed per page, though, so each HTML
+response lists their hashes instead of allowing inline scripts: an injected `<script>` or
+`onerror=` does not run.
 """
 
 from __future__ import annotations
