@@ -34,11 +34,13 @@ def conversation_link(page: Page, title: str):
     return page.get_by_role("navigation", name="Conversations").get_by_role("link", name=title)
 
 
-def test_identity_survives_an_expired_session_and_an_old_cookie(
+def test_identity_and_preferences_survive_an_expired_session_and_an_old_cookie(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
     app = app_server({"STORAGE_SECRET": SECRET})
     chat_once(page, app.url, "remember me")
+    page.get_by_role("button", name="Dark mode").click()  # a per-user preference, kept on the server
+    expect(page.locator("body.body--dark")).to_have_count(1)
     issued = cookie(page.context, COOKIE_NAME)
     assert issued is not None and issued["httpOnly"] and issued["sameSite"] == "Lax"
     assert issued["expires"] > time.time() + 399 * DAY_S
@@ -52,6 +54,7 @@ def test_identity_survives_an_expired_session_and_an_old_cookie(
     page.goto(app.url)
     expect(conversation_link(page, "remember me")).to_be_visible()
     expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.locator("body.body--dark")).to_have_count(1)  # preferences follow the identity
     renewed = cookie(page.context, COOKIE_NAME)
     assert renewed is not None and renewed["value"] != old  # re-issued on the visit, same owner
     assert IdentityCodec(SECRET).read(renewed["value"]) == owner
