@@ -3,46 +3,76 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import ipaddress
 import logging
 import os
 
+from services.logs import configure_logging
 from services.settings import Settings
+
+log = logging.getLogger("streamchat")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="streamchat — a streaming chat UI")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default 127.0.0.1); to be reached by another name than "
+        "localhost, also set ALLOWED_HOSTS (e.g. chat.example.com)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     return parser.parse_args(argv)
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.umask(0o077)  # everything the app writes (database, -wal/-shm, secret, preferences) is the user's alone
+    configure_logging()
     settings = Settings()
-    settings.streamchat_data_dir.mkdir(parents=True, exist_ok=True)
     # NiceGUI reads this at import: per-user preferences live beside the database.
     os.environ.setdefault("NICEGUI_STORAGE_PATH", str((settings.streamchat_data_dir / "nicegui").resolve()))
 
-    from nicegui import Client, app, ui
+    from nicegui import app, ui
+    from starlette.middleware.sessions import SessionMiddleware
 
+    from api.identity import IdentityMiddleware
+    from api.security import HostCheckMiddleware, SecurityHeadersMiddleware
+    from api.stats import register_stats
     from components.chat_page import register_pages
-    from services.runtime import build_context, storage_secret
+    from services.identity import IdentityCodec
+    from services.runtime import build_context, make_data_dir_private, storage_secret
 
+    make_data_dir_private(settings.streamchat_data_dir)
     try:
+        secret = storage_secret(settings)
         ctx = build_context(settings)
-    except FileNotFoundError as exc:  # e.g. LOCAL_MODEL_PATH pointing nowhere: say so, no traceback
+    except (ValueError, FileNotFoundError) as exc:  # a short secret, a LOCAL_MODEL_PATH pointing nowhere
         raise SystemExit(f"streamchat: {exc}") from None
-    logging.getLogger("streamchat").info("answering with %s", ctx.backend.label)
+    log.info("answering with %s", ctx.backend.label)
+    if not _is_loopback(args.host) and not settings.allowed_hosts:
+        log.warning(
+            "listening on %s, but only requests addressed to localhost, 127.0.0.1 or [::1] are served; "
+            "set ALLOWED_HOSTS=<name you reach it by> (comma-separated, * for any)",
+            args.host,
+        )
     register_pages(ctx)
+    register_stats(app, ctx)
 
-    @app.get("/api/stats")
-    async def stats() -> dict[str, int]:
-        """Counts only (no content): lets operators and the leak test see that nothing piles up."""
-        return {**ctx.hub.stats(), "clients": len(Client.instances), "tasks": len(asyncio.all_tasks())}
-
+    # add_middleware puts each one outside the previous: Host check → headers → session → identity,
+    # and NiceGUI appends its RequestTrackingMiddleware innermost, after identity has set the session id.
+    app.add_middleware(IdentityMiddleware, codec=IdentityCodec(secret))
+    app.add_middleware(SessionMiddleware, secret_key=secret)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist)
     app.on_shutdown(ctx.close)
     ui.run(
         host=args.host,
@@ -51,8 +81,9 @@ def main(argv: list[str] | None = None) -> None:
         reload=False,
         title="streamchat",
         favicon="💬",
-        storage_secret=storage_secret(settings),
+        storage_secret=secret,
         show_welcome_message=False,
+        forwarded_allow_ips=settings.trusted_proxies,  # X-Forwarded-Proto (→ Secure cookies) only from these
     )
 
 

@@ -18,6 +18,7 @@ from components.sidebar import Sidebar
 from components.theme import add_theme
 from services.chat import ChatError, Sent
 from services.generation import Generation
+from services.identity import UNREADABLE
 from services.models import Message, Status
 from services.runtime import AppContext
 
@@ -79,6 +80,7 @@ class ChatPage:
 
     def __init__(self, ctx: AppContext, conversation_id: str | None) -> None:
         self.ctx = ctx
+        # api.identity keeps NiceGUI's session id equal to the durable identity cookie's owner id.
         self.owner: str = app.storage.browser["id"]
         self.conversation_id = conversation_id
         self.selected: dict[int, int] = {}  # question id -> shown answer version id
@@ -90,12 +92,15 @@ class ChatPage:
         self.earlier: LoadEarlier | None = None
         # Held while this tab starts an answer or rebuilds the thread, so news from another tab waits its turn.
         self.busy = asyncio.Lock()
+        self.catch_ups: set[asyncio.Task[None]] = set()  # cancelled when the tab goes away
 
     async def build(self) -> None:
         add_theme()
         add_markdown_assets()
         ui.dark_mode().bind_value(app.storage.user, "dark")
         self._header()
+        if getattr(ui.context.client.request.state, UNREADABLE, False):
+            self._identity_lost_banner()
         self.sidebar = Sidebar(self.ctx.store, self.owner, self.conversation_id)
         self.thread = ui.column().classes("thread").props("aria-label=Conversation role=log")
         with ui.footer().classes("app-footer"):
@@ -113,9 +118,12 @@ class ChatPage:
         preloaded = _preload_components()
         client = ui.context.client
         await client.connected()
+        if client.is_deleted:  # never connected (a health check's plain GET) and pruned by NiceGUI
+            return
         preloaded.delete()
         self.composer.restore_draft()
         self._attach_running()
+        client.on_delete(self._cancel_catch_ups)
         client.on_delete(self.ctx.hub.watch(self.owner, self._started_elsewhere))
         if self.conversation_id is not None:  # started by another tab while this one was loading?
             for gen in self.ctx.hub.for_conversation(self.owner, self.conversation_id):
@@ -135,6 +143,17 @@ class ChatPage:
                 app.storage.user.setdefault("stream", True)
                 self.stream_switch = ui.switch("Stream responses").bind_value(app.storage.user, "stream")
                 ui.button(icon="dark_mode", on_click=self._toggle_dark).props("flat round dense aria-label='Dark mode'")
+
+    def _identity_lost_banner(self) -> None:
+        """Say so when this browser's identity could not be read, rather than silently showing an empty app."""
+        look = "identity-lost items-center gap-2 no-wrap max-w-3xl mx-auto my-2 p-3 rounded bg-amber-100 text-amber-950"
+        with ui.row().classes(look).props("role=alert"):
+            ui.icon("warning", color="warning")
+            ui.label(
+                "This browser's saved identity could not be verified (the server's STORAGE_SECRET may have "
+                "changed), so your earlier conversations are not shown. New conversations are saved under a "
+                "new identity; ask the operator to restore the previous secret to get the old ones back."
+            )
 
     def _toggle_dark(self) -> None:
         app.storage.user["dark"] = not app.storage.user.get("dark", False)
@@ -257,7 +276,14 @@ class ChatPage:
 
     def _started_elsewhere(self, gen: Generation) -> None:
         """An answer of this owner started (maybe in another tab): refresh what this tab shows of it."""
-        background_tasks.create(self._catch_up(gen), name="catch up with another tab")
+        task = background_tasks.create(self._catch_up(gen), name="catch up with another tab")
+        self.catch_ups.add(task)
+        task.add_done_callback(self.catch_ups.discard)
+
+    def _cancel_catch_ups(self) -> None:
+        """The tab closed: a catch-up waiting on the database must not go on to touch deleted elements."""
+        for task in list(self.catch_ups):
+            task.cancel()
 
     async def _catch_up(self, gen: Generation) -> None:
         async with self.busy:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from services.chat import ChatService
 from services.generation import GenerationHub
@@ -60,13 +62,47 @@ def build_context(settings: Settings) -> AppContext:
     return AppContext(settings, store, backend, hub, chat, RenderedHtml(store), local)
 
 
+MIN_SECRET_BYTES = 32
+
+
 def storage_secret(settings: Settings) -> str:
-    """Stable across restarts (else every browser would lose its conversations), never in code."""
-    if settings.storage_secret:
-        return settings.storage_secret
-    path = settings.streamchat_data_dir / ".storage_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    """Stable across restarts (else every browser would lose its conversations), never in code.
+
+    Raises ValueError for a configured secret too short to resist guessing: with it, anyone could
+    sign an identity cookie for someone else's owner id."""
+    if settings.storage_secret is not None:
+        secret = settings.storage_secret
+    else:
+        secret = _generated_secret(settings.streamchat_data_dir / ".storage_secret")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"STORAGE_SECRET must be at least {MIN_SECRET_BYTES} bytes (it has {len(secret.encode())}); "
+            "make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, "
+            "or leave it unset to have one generated into the data directory"
+        )
+    return secret
+
+
+def _generated_secret(path: Path) -> str:
+    """Created 0600 in one step (no moment where another user could read it), then kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret
+
+
+def make_data_dir_private(data_dir: Path) -> None:
+    """0700 for the data directory, 0600 for what it holds (database, -wal/-shm, secret, preferences).
+
+    New files get these modes from the process umask (set in app.py); this fixes data directories
+    created by older versions, which were 0755 with a world-readable database."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for path in data_dir.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)

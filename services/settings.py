@@ -34,7 +34,12 @@ class Settings(BaseSettings):
     # Storage
     streamchat_data_dir: Path = Path("data")
     database_url: str = ""
-    storage_secret: str = Field(default="", repr=False)
+    storage_secret: str | None = Field(default=None, repr=False)  # None: generated into the data dir
+
+    # Web security
+    allowed_hosts: str = ""  # comma-separated Host names served besides localhost, 127.0.0.1, [::1]; "*": any
+    trusted_proxies: str = "127.0.0.1"  # peers whose X-Forwarded-Proto/-For uvicorn believes (IPs, CIDRs)
+    stats_token: str = Field(default="", repr=False)  # lets non-loopback peers read /api/stats
 
     # Conversation behaviour
     system_prompt: str = "You are a helpful assistant. Answer in Markdown."
@@ -47,6 +52,12 @@ class Settings(BaseSettings):
     idle_timeout_s: float = 60.0
     max_generation_s: float = 600.0
     max_retries: int = 2
+
+    @property
+    def host_allowlist(self) -> tuple[str, ...]:
+        """Loopback names always work; ALLOWED_HOSTS adds the names a deployment is reached by."""
+        extra = (h.strip().lower() for h in self.allowed_hosts.split(","))
+        return ("localhost", "127.0.0.1", "[::1]", *(h for h in extra if h))
 
     @property
     def resolved_database_url(self) -> str:

@@ -21,10 +21,13 @@ T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
-    """SQLite gets WAL and a busy timeout so page reads never wait on a checkpoint write."""
+    """SQLite gets WAL and a busy timeout so page reads never wait on a checkpoint write.
+
+    `hide_parameters`: SQLAlchemy's errors (and so our tracebacks) would otherwise quote message text
+    and owner ids."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -36,7 +39,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 class Store:

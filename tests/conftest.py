@@ -29,7 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Settings the app reads; stripped from the inherited environment so a developer's shell can't leak in.
 APP_ENV_PREFIXES = ("AZURE_", "OPENAI_", "STREAMCHAT_")
 APP_ENV_NAMES = {"DATABASE_URL", "LOCAL_MODEL_PATH", "IDLE_TIMEOUT_S", "FLUSH_INTERVAL_MS",
-                 "PYTEST_CURRENT_TEST"}
+                 "PYTEST_CURRENT_TEST", "STORAGE_SECRET", "ALLOWED_HOSTS", "TRUSTED_PROXIES", "STATS_TOKEN",
+                 "FORWARDED_ALLOW_IPS"}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -58,6 +59,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)
 
 
+TRACEBACK = "Traceback (most recent call last):"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback never via a proxy
 
 
@@ -175,6 +177,19 @@ class AppServer:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
+    def tracebacks(self) -> list[str]:
+        """Every traceback in the log, each up to and including its exception line."""
+        found: list[str] = []
+        lines = self.log_text().splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith(TRACEBACK):
+                continue
+            end = i + 1
+            while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end].strip()):
+                end += 1  # frames are indented; the exception line is the first that is not
+            found.append("\n".join(lines[i : end + 1]))
+        return found
+
 
 def app_env(fake: FakeUpstream, data_dir: Path,
             overrides: dict[str, str | None] | None = None) -> dict[str, str]:
@@ -200,7 +215,9 @@ def app_server(fake_upstream: FakeUpstream, tmp_path: Path,
                request: pytest.FixtureRequest) -> Iterator[StartApp]:
     """Factory: `app_server(env_overrides=None, *, data_dir=None, wait=True) -> AppServer`.
 
-    Every server started is stopped at teardown; on failure its log tail is printed.
+    Every server started is stopped at teardown; on failure its log tail is printed. A traceback in
+    any server's log fails the test (at teardown), with the traceback in the message: an exception
+    the user never sees is still a bug.
     """
     started: list[AppServer] = []
 
@@ -219,3 +236,6 @@ def app_server(fake_upstream: FakeUpstream, tmp_path: Path,
         server.stop()
         if node_failed(request) and not server.log_shown:
             print(f"\n----- app log tail ({server.log_path}) -----\n{server.log_tail(80)}")
+    logged = [f"{server.log_path}:\n{tb}" for server in started for tb in server.tracebacks()]
+    if logged:
+        pytest.fail("the app logged a traceback:\n\n" + "\n\n".join(logged), pytrace=False)
