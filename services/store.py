@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, func, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from services.models import Conversation, Message, RenderedAnswer, Status, utcnow
@@ -204,10 +205,17 @@ class Store:
         def fn(s: Session) -> None:
             ids = [r.message_id for r in rows]
             owned = set(s.exec(select(Message.id).where(col(Message.owner) == owner, col(Message.id).in_(ids))))
-            for row in rows:
-                if row.message_id in owned and row.owner == owner:
-                    s.merge(row)
-            s.commit()
+            for attempt in range(2):
+                try:
+                    for row in rows:
+                        if row.message_id in owned and row.owner == owner:
+                            s.merge(row)
+                    s.commit()
+                    return
+                except IntegrityError:  # two tabs cached the same answer at once: the second one updates
+                    s.rollback()
+                    if attempt:
+                        raise
 
         if rows:
             await self._run(fn)

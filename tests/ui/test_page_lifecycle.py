@@ -74,16 +74,16 @@ async def test_tab_closed_while_catching_up_with_another_tab(
 
     # Tab A's catch-up reads the thread from the database; hold that read until tab A is gone.
     entered, release = asyncio.Event(), asyncio.Event()
-    original: Callable[..., Awaitable[list[Message]]] = Store.list_messages
+    original: Callable[..., Awaitable[tuple[list[Message], bool]]] = Store.list_turns
 
-    async def held_read(self: Store, owner: str, conv: str) -> list[Message]:
+    async def held_read(self: Store, owner: str, conv: str, **page: int | None) -> tuple[list[Message], bool]:
         task = asyncio.current_task()
         if task is not None and task.get_name() == CATCH_UP:
             entered.set()
             await release.wait()
-        return await original(self, owner, conv)
+        return await original(self, owner, conv, **page)
 
-    monkeypatch.setattr(Store, "list_messages", held_read)
+    monkeypatch.setattr(Store, "list_turns", held_read)
     user.find(marker="message").type("second")
     user.find(marker="send").click()  # in tab B: tab A hears of the new answer and catches up
     await asyncio.wait_for(entered.wait(), 5)
