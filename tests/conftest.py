@@ -47,15 +47,19 @@ def node_failed(request: pytest.FixtureRequest) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Fast tests first: unit, then ui, then the browser tests.
+    """Fast tests first: unit, then ui, then the browser tests; browser tests but the smoke test are `slow`.
 
     Load-bearing, not cosmetic: once the session's sync Playwright starts it leaves an event loop
     running in the main thread, so every async test must have run before the first e2e test.
+    `uv run pytest -m "not slow"` is the inner loop: every unit and ui test plus one real-browser run.
     """
     def rank(item: pytest.Item) -> int:
         parts = Path(str(item.path)).parts
         return 0 if "unit" in parts else 2 if "e2e" in parts else 1
 
+    for item in items:
+        if rank(item) == 2 and Path(str(item.path)).name != "test_smoke.py":
+            item.add_marker(pytest.mark.slow)
     items.sort(key=rank)
 
 
