@@ -5,11 +5,13 @@ props once, at construction and on ``reset``. The props are kept current *silent
 so a page rendered later, or a resync after a lost patch, starts from the right state; patches
 carry a sequence number so the browser skips those already contained in the props it loaded.
 
-Rendering runs in a worker thread, never on the event loop: one answer's markdown can cost a
-long single step (highlighting a 40 KB code block that just closed, the one exact render at the end
-of an answer with reference links), and the loop must stay free for every other page. A Python
-thread hands the GIL back every 5 ms, so the loop waits at most that long. Per view, text that
-arrives while a render runs is fed in one go next (the slower the render, the fewer renders).
+Rendering that may take long runs in a worker thread, not on the event loop: one answer's markdown
+can cost a long single step (highlighting a 40 KB code block that just closed, the one exact render
+at the end of an answer with reference links), and the loop must stay free for every other page.
+A Python thread hands the GIL back every 5 ms, so the loop waits at most that long. Steps the
+stream knows to be cheap (``MarkdownStream.light``: a small open tail, the usual case) run on the
+loop: a thread hop per flush and page cost latency on a busy machine. Per view, text that arrives
+while a render runs is fed in one go next (the slower the render, the fewer renders).
 """
 
 from __future__ import annotations
@@ -128,12 +130,13 @@ class MarkdownView(ui.element, component="markdown_view.js"):
             stream = self._stream
             if self._todo[0] is None:
                 del self._todo[0]
-                step = stream.finish
+                step, light = stream.finish, stream.light(final=True)
             else:
                 n = self._todo.index(None) if None in self._todo else len(self._todo)
-                step = functools.partial(stream.feed, "".join(t for t in self._todo[:n] if t is not None))
+                delta = "".join(t for t in self._todo[:n] if t is not None)
                 del self._todo[:n]
-            patch = await loop.run_in_executor(_RENDER, step)
+                step, light = functools.partial(stream.feed, delta), stream.light(delta)
+            patch = step() if light else await loop.run_in_executor(_RENDER, step)
             if stream is self._stream and self._reset_to is None and not self.is_deleted:
                 self._send(patch)
 

@@ -62,10 +62,11 @@ from services.markdown_render import (
     structure_parse,
 )
 
-__all__ = ["WINDOW", "MarkdownStream", "Patch", "apply_patch", "u16len"]
+__all__ = ["LIGHT", "WINDOW", "MarkdownStream", "Patch", "apply_patch", "u16len"]
 
 WINDOW = 4096  # characters of open text re-rendered per feed at most (about 5 ms on this machine)
 WINDOW_TOKENS = 2000  # block tokens, the same for what costs more per character (a wide table's cells)
+LIGHT = 8192  # characters of open text: a feed over no more than this is cheap (a few ms)
 
 
 def u16len(s: str) -> int:
@@ -273,6 +274,14 @@ class MarkdownStream:
     def finished(self) -> bool:
         """True after ``finish()``."""
         return self._finished
+
+    def light(self, delta: str = "", final: bool = False) -> bool:
+        """Is ``feed(delta)`` (or ``finish()`` if final) cheap enough for the event loop? Its work
+        grows with the open tail, parsed again, and in ``finish()`` with the whole text when an
+        approximation must be replaced by the exact render."""
+        if final and (self._stale or self._win is not None or not _same_refs(self._ref_commit, self._refs)):
+            return False
+        return len(self._src) - self._base + len(delta) <= LIGHT
 
     def html(self) -> str:
         """Current full HTML (committed blocks + tail); equals the client state."""

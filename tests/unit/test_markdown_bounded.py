@@ -61,3 +61,15 @@ def test_each_feed_parses_a_bounded_part_and_finish_is_exact(name: str, monkeypa
     assert worst <= 3 * ms.WINDOW, f"one feed parsed {worst} characters of a {len(text)}-character answer"
     committed, tail = apply_patch(committed, tail, stream.finish())
     assert committed + tail == render_markdown(text)
+
+
+def test_light_says_which_steps_may_run_on_the_event_loop() -> None:
+    """MarkdownView renders on the loop only what the stream calls light; the rest goes to a thread."""
+    small = MarkdownStream("A short answer with a [link](https://example.com).\n\nAnd more")
+    assert small.light(" text") and small.light(final=True)
+    assert not small.light("x" * ms.LIGHT)  # a big delta makes a big open tail
+    refs = MarkdownStream("See [a][r].\n\nNext.\n\n")
+    refs.feed("[r]: https://example.com\n")  # defined after a block that uses it was committed
+    assert refs.light("more") and not refs.light(final=True)  # finish() redoes it all exactly
+    windowed = MarkdownStream(HOSTILE["endless paragraph"])
+    assert not windowed.light(final=True)
