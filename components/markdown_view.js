@@ -80,6 +80,7 @@ export default {
     tail: { type: String, default: "" },
     seq: { type: Number, default: 0 },
     epoch: { type: Number, default: 0 },
+    final: { type: Boolean, default: false },
     reveal: { type: Boolean, default: true },
     revealMs: { type: Number, default: 50 },
   },
@@ -108,6 +109,7 @@ export default {
       this.$refs.tail.innerHTML = this.s.tail;
       this.s.seq = this.seq || 0;
       this.s.resyncing = false;
+      this.markFinal(this.final);
       this.restoreImages(this.$el);
     },
     apply(p) {
@@ -158,6 +160,11 @@ export default {
         this.restoreImages(tailEl);
       }
       if (this.reveal && !p.r) this.startReveal([...added, tailEl], before);
+      if (p.f) this.markFinal(true);
+    },
+    // `data-final`: the exact final render is on screen (rendering runs after the status changes)
+    markFinal(final) {
+      this.$el.toggleAttribute("data-final", !!final);
     },
 
     // --- progressive reveal: show newly arrived text over <= revealMs, never lagging more ---

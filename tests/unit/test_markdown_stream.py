@@ -277,14 +277,25 @@ def test_open_fence_streams_plain_text_and_highlights_once() -> None:
     assert stream.tail_html == ""
 
 
-def test_reference_definitions_fall_back_to_full_render() -> None:
+def test_reference_definitions_resolve_in_one_exact_render_at_finish() -> None:
+    """A definition after the block that uses it costs one full render, at the end, not one per feed."""
     stream = MarkdownStream("See [docs].\n\nMore text.\n\n")
-    assert stream.committed_html
+    committed = stream.committed_html
+    assert committed
     patch = stream.feed("[docs]: https://example.com\n")
-    assert patch.reset
-    assert 'href="https://example.com"' in stream.html()
-    committed, tail = apply_patch("", "", patch)
-    assert committed + tail == stream.html()
+    assert not patch.reset and stream.committed_html == committed
+    final = stream.finish()
+    assert final.reset
+    assert stream.html() == render_markdown(stream.text) and 'href="https://example.com"' in stream.html()
+    assert "".join(apply_patch("", "", final)) == stream.html()
+
+
+def test_definitions_known_before_use_need_no_final_rerender() -> None:
+    stream = MarkdownStream()
+    for token in _tokens("[r]: https://example.com/r\n\nSee [this][r] and [r].\n\nMore [r] here.\n\nEnd"):
+        assert not stream.feed(token).reset
+    assert not stream.finish().reset
+    assert stream.html() == render_markdown(stream.text) and stream.html().count("https://example.com/r") == 3
 
 
 def test_astral_characters_use_utf16_offsets() -> None:
@@ -345,7 +356,7 @@ def test_open_table_renders_each_row_once(monkeypatch: pytest.MonkeyPatch) -> No
     parsed: list[int] = []
     for name in ("render_table", "render_block_source", "structure_parse"):
         real = getattr(ms, name)
-        monkeypatch.setattr(ms, name, lambda src, *a, real=real: parsed.append(len(src)) or real(src, *a))
+        monkeypatch.setattr(ms, name, lambda src, *a, real=real, **kw: parsed.append(len(src)) or real(src, *a, **kw))
     head = "| Name | Value |\n|:--|--:|\n"
     stream = MarkdownStream(head)
     patches = []

@@ -114,3 +114,25 @@ async def test_phase_change_flushes_text_received_before_it() -> None:
     pub.add("b")
     pub.set_phase("retrying", "Rate limited — retrying in 2 s")
     assert [(e.delta, e.phase) for e in events] == [("a", ""), ("b", ""), ("", "retrying")]
+
+
+async def test_interval_counts_from_the_end_of_a_slow_flush() -> None:
+    """A subscriber slower than the interval must not turn every later token into its own flush."""
+    pub = BatchingPublisher(interval_s=0.05)
+    loop = asyncio.get_running_loop()
+    ended: list[float] = []
+    started: list[float] = []
+
+    def slow(_e: Event) -> None:
+        started.append(loop.time())
+        deadline = loop.time() + 0.08  # a render that takes longer than the interval
+        while loop.time() < deadline:
+            pass
+        ended.append(loop.time())
+
+    pub.subscribe(slow)
+    pub.add("a")  # flushes at once, and is slow
+    pub.add("b")  # arrives right after that slow flush: must wait a whole interval
+    assert len(started) == 1
+    await wait_until(lambda: len(started) == 2)
+    assert started[1] - ended[0] >= 0.045
