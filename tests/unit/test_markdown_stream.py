@@ -220,6 +220,7 @@ def _stream(pieces: list[str]) -> tuple[MarkdownStream, str, list[Patch]]:
     return stream, committed, patches
 
 
+@pytest.mark.slow  # about a minute: the quick loop leaves the two big property runs to the full suite
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_patches_reproduce_reference_render(data: st.DataObject) -> None:
@@ -238,6 +239,7 @@ def test_adversarial_alphabet(text: str, data: st.DataObject) -> None:
     assert html == render_markdown(text)
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_tables_reproduce_reference_render(data: st.DataObject) -> None:
