@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     app.add_middleware(SessionMiddleware, secret_key=secret)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist)
+    app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)
     ui.run(
         host=args.host,

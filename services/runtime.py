@@ -12,6 +12,7 @@ from services.chat import ChatService
 from services.generation import GenerationHub
 from services.llm import Backend, azure_backend, local_backend, openai_backend, provider_kind
 from services.local_model import LocalServer, start_local_server
+from services.loop_monitor import LoopMonitor
 from services.rendered import RenderedHtml
 from services.settings import Settings
 from services.store import Store
@@ -29,9 +30,11 @@ class AppContext:
     hub: GenerationHub
     chat: ChatService
     rendered: RenderedHtml
+    loop_monitor: LoopMonitor
     local: LocalServer | None = field(default=None, repr=False)
 
     async def close(self) -> None:
+        await self.loop_monitor.stop()
         await self.hub.shutdown()
         await self.backend.aclose()
         if self.local is not None:
@@ -59,7 +62,8 @@ def build_context(settings: Settings) -> AppContext:
     backend, local = make_backend(settings)
     hub = GenerationHub()
     chat = ChatService(store, hub, backend, settings)
-    return AppContext(settings, store, backend, hub, chat, RenderedHtml(store), local)
+    monitor = LoopMonitor(settings.loop_stall_log_ms)
+    return AppContext(settings, store, backend, hub, chat, RenderedHtml(store), monitor, local)
 
 
 MIN_SECRET_BYTES = 32
