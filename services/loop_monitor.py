@@ -5,12 +5,14 @@ probe from outside cannot tell a blocked loop from a starved process. A heartbea
 and records how late it woke: counts per lag bucket, for `/api/stats` and the stall benchmark.
 With a threshold set (LOOP_STALL_LOG_MS), a watchdog thread also notices a heartbeat that is late
 by more than that *while* the loop is still blocked, and logs the loop thread's stack, which names
-the culprit; the heartbeat then logs how long the stall lasted.
+the culprit; the heartbeat then logs how long the stall lasted. Garbage collections are timed
+too (a stack cannot show them): their count and total time in the stats, a long one in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
@@ -38,17 +40,23 @@ class LoopMonitor:
         self._loop_thread = 0
         self._due = 0.0  # monotonic time the heartbeat should wake by; 0 while not sleeping
         self._reported_due = 0.0  # the watchdog logs each late heartbeat once
+        self.gc_runs = 0
+        self.gc_ms = 0.0
+        self._gc_start = 0.0
 
     def start(self) -> None:
         self._loop_thread = threading.get_ident()
         self._stop.clear()
         self._task = asyncio.get_running_loop().create_task(self._beat(), name="loop-monitor")
+        gc.callbacks.append(self._on_gc)
         if self.stall_log_s > 0:
             self._watchdog = threading.Thread(target=self._watch, name="loop-watchdog", daemon=True)
             self._watchdog.start()
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -61,7 +69,19 @@ class LoopMonitor:
             "ticks": self.ticks,
             "worst_ms": round(self.worst_ms),
             "over_ms": {str(bound): n for bound, n in self.over_ms.items()},
+            "gc_runs": self.gc_runs,
+            "gc_ms": round(self.gc_ms),
         }
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+            return
+        took = (time.perf_counter() - self._gc_start) * 1000
+        self.gc_runs += 1
+        self.gc_ms += took
+        if self.stall_log_s and took > self.stall_log_s * 1000:
+            log.warning("garbage collection of generation %d took %.0f ms", info["generation"], took)
 
     async def _beat(self) -> None:
         while True:

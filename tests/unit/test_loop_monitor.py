@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 
@@ -49,3 +50,17 @@ def test_off_by_default_counts_but_logs_nothing(caplog: pytest.LogCaptureFixture
         asyncio.run(run_blocking(monitor))
     assert caplog.records == []
     assert monitor.stats()["over_ms"]["200"] == 1
+
+
+def test_garbage_collections_are_timed() -> None:
+    async def collect(monitor: LoopMonitor) -> None:
+        monitor.start()
+        gc.collect()
+        await monitor.stop()
+
+    monitor = LoopMonitor()
+    asyncio.run(collect(monitor))
+    runs = monitor.stats()["gc_runs"]
+    assert runs >= 1
+    gc.collect()  # after stop: not counted
+    assert monitor.stats()["gc_runs"] == runs
