@@ -171,8 +171,9 @@ def loop_counts(server: Server) -> dict[str, Any] | None:
         return None
 
 
-def loop_lag(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[float, float] | None:
-    """Worst and p99 in-app timer lag between two counts, each as the upper bound of its bucket (ms)."""
+def loop_lag(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[float, float, float] | None:
+    """Worst and p99 in-app timer lag between two counts, each as the upper bound of its bucket (ms),
+    and the time spent in garbage collection (ms)."""
     if before is None or after is None:
         return None
     ticks = after["ticks"] - before["ticks"]
@@ -180,7 +181,7 @@ def loop_lag(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tup
     bounds = sorted(over)
     worst = next((b for b in bounds if over[b] == 0), float("inf"))
     p99 = next((b for b in bounds if over[b] <= ticks // 100), float("inf"))
-    return worst, p99
+    return worst, p99, after["gc_ms"] - before["gc_ms"]
 
 
 def extract(commit: str, into: Path) -> Path:
@@ -244,6 +245,7 @@ def run_case(browser: Browser, server: Server, fake: FakeUpstream, kind: str, ra
         "lag_ms": None if cut else (shown - last) * 1000,
         "loop_worst_ms": None if in_loop is None else in_loop[0],
         "loop_p99_ms": None if in_loop is None else in_loop[1],
+        "gc_ms": None if in_loop is None else in_loop[2],
         "foreign": foreign,
     }
 
