@@ -181,7 +181,8 @@ def loop_lag(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tup
     bounds = sorted(over)
     worst = next((b for b in bounds if over[b] == 0), float("inf"))
     p99 = next((b for b in bounds if over[b] <= ticks // 100), float("inf"))
-    return worst, p99, after["gc_ms"] - before["gc_ms"]
+    gc_ms = after["gc_ms"] - before["gc_ms"] if "gc_ms" in after else float("nan")  # counted since 0cc73d0
+    return worst, p99, gc_ms
 
 
 def extract(commit: str, into: Path) -> Path:
