@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     from api.stats import register_stats
     from components.chat_page import register_pages
     from services.identity import IdentityCodec
-    from services.runtime import build_context, make_data_dir_private, storage_secret
+    from services.runtime import build_context, make_data_dir_private, storage_secret, warm_up
 
     make_data_dir_private(settings.streamchat_data_dir)
     try:
@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     app.add_middleware(SessionMiddleware, secret_key=secret)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist)
+    app.on_startup(lambda: warm_up(ctx))
+    app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)
     ui.run(
         host=args.host,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from nicegui import Client
@@ -29,8 +30,14 @@ def stats_allowed(request: Request, token: str) -> bool:
 
 def register_stats(app: FastAPI, ctx: AppContext) -> None:
     @app.get("/api/stats")
-    async def stats(request: Request) -> dict[str, int]:
-        """Counts only (no content): lets operators and the leak test see that nothing piles up."""
+    async def stats(request: Request) -> dict[str, Any]:
+        """Counts only (no content): lets operators and the leak test see that nothing piles up, and
+        how late the event loop has run its timers (`loop`: see services/loop_monitor.py)."""
         if not stats_allowed(request, ctx.settings.stats_token):
             raise HTTPException(403, "loopback only, or Authorization: Bearer $STATS_TOKEN")
-        return {**ctx.hub.stats(), "clients": len(Client.instances), "tasks": len(asyncio.all_tasks())}
+        return {
+            **ctx.hub.stats(),
+            "clients": len(Client.instances),
+            "tasks": len(asyncio.all_tasks()),
+            "loop": ctx.loop_monitor.stats(),
+        }

@@ -39,6 +39,9 @@ from services.store import Store
 log = logging.getLogger(__name__)
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
+# Chunks already buffered are handed out without a suspension: after this long reading them, let
+# the loop run other work (pages, other answers) before reading on.
+YIELD_AFTER_S = 0.005
 SAVE_BACKOFF_MAX_S = 30.0  # while the database fails, writes are retried at least this often
 REFUSAL_NOTE = "The model refused this request; the text above is its reply."
 INTERRUPTED_NOTE = "The app was shut down before this answer finished."
@@ -200,6 +203,7 @@ class Generation:
         self.publisher.set_phase("waiting")
         async with stream:
             chunks = stream.__aiter__()
+            since_yield = time.monotonic()
             while True:
                 try:
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Stop that lands
@@ -217,6 +221,9 @@ class Generation:
                 except Exception as exc:  # the transport broke mid-stream
                     raise StreamDropped() from exc
                 self._read(self.reader.chunk, chunk)
+                if time.monotonic() - since_yield > YIELD_AFTER_S:
+                    await asyncio.sleep(0)
+                    since_yield = time.monotonic()
 
     @staticmethod
     def _read(take: Callable[[Any], None], part: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -12,6 +13,7 @@ from services.chat import ChatService
 from services.generation import GenerationHub
 from services.llm import Backend, azure_backend, local_backend, openai_backend, provider_kind
 from services.local_model import LocalServer, start_local_server
+from services.loop_monitor import LoopMonitor
 from services.rendered import RenderedHtml
 from services.settings import Settings
 from services.store import Store
@@ -29,9 +31,11 @@ class AppContext:
     hub: GenerationHub
     chat: ChatService
     rendered: RenderedHtml
+    loop_monitor: LoopMonitor
     local: LocalServer | None = field(default=None, repr=False)
 
     async def close(self) -> None:
+        await self.loop_monitor.stop()
         await self.hub.shutdown()
         await self.backend.aclose()
         if self.local is not None:
@@ -59,7 +63,18 @@ def build_context(settings: Settings) -> AppContext:
     backend, local = make_backend(settings)
     hub = GenerationHub()
     chat = ChatService(store, hub, backend, settings)
-    return AppContext(settings, store, backend, hub, chat, RenderedHtml(store), local)
+    monitor = LoopMonitor(settings.loop_stall_log_ms)
+    return AppContext(settings, store, backend, hub, chat, RenderedHtml(store), monitor, local)
+
+
+def warm_up(ctx: AppContext) -> None:
+    """Before serving, the work that otherwise stalled the event loop in the first answer: the SDK
+    imports its chat resources and builds their pydantic models on first use (~300 ms here), and
+    full garbage collections walked the whole start-up heap (~180 ms), which freezing takes out
+    of their way (it is never garbage: modules, classes, routes)."""
+    _ = ctx.backend.client.chat.completions
+    gc.collect()
+    gc.freeze()
 
 
 MIN_SECRET_BYTES = 32

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_generation_s: float = 600.0
     max_retries: int = 2
 
+    # Operations
+    loop_stall_log_ms: int = 0  # > 0: log event-loop stalls longer than this, with the blocking stack
+
     @property
     def host_allowlist(self) -> tuple[str, ...]:
         """Loopback names always work; ALLOWED_HOSTS adds the names a deployment is reached by."""

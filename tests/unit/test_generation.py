@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
+from services import generation
 from services.chat import ChatError, ChatService, Sent
 from services.generation import REFUSAL_NOTE, GenerationHub
 from services.llm import azure_backend, openai_backend
@@ -486,3 +487,29 @@ async def test_a_locked_database_keeps_the_answer_in_memory_and_saves_it_later(
     row = await finish(chat, "me", answer_id)
     assert (row.status, row.content) == (Status.DONE, "The whole answer, every word of it.")
     assert chat.hub.get("me", answer_id) is None
+
+
+async def test_a_burst_of_buffered_chunks_lets_other_tasks_run(
+    fake_upstream: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK hands out chunks already read without suspending; the generation yields to the loop
+    after YIELD_AFTER_S of them (0 here: after every chunk), so pages and other answers keep running."""
+    monkeypatch.setattr(generation, "YIELD_AFTER_S", 0.0)
+    fake_upstream.enqueue(Reply(text=" ".join(f"w{i:04}" for i in range(2000)), interval=0))  # one burst
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "all at once")
+    grew: list[int] = []
+
+    async def other_task() -> None:
+        seen = 0
+        while not sent.generation.done:
+            await asyncio.sleep(0)
+            now = len(sent.generation.publisher.full_text)
+            grew.append(now - seen)
+            seen = now
+
+    other = asyncio.create_task(other_task())
+    row = await finish(chat, "me", sent.assistant_message.id)
+    await other
+    assert row.status == Status.DONE and len(row.content) == 2000 * 6 - 1
+    assert max(grew) <= 2 * len(" w0000"), f"{max(grew)} characters arrived while other tasks waited"

@@ -73,3 +73,16 @@ def test_light_says_which_steps_may_run_on_the_event_loop() -> None:
     assert refs.light("more") and not refs.light(final=True)  # finish() redoes it all exactly
     windowed = MarkdownStream(HOSTILE["endless paragraph"])
     assert not windowed.light(final=True)
+
+
+def test_steps_that_may_highlight_code_are_not_light() -> None:
+    """Closing a fence highlights all of it (a 5 KB block: ~30 ms, and a new lexer's import ~80 ms)."""
+    fenced = MarkdownStream("Intro.\n\n```python\ndef f():\n    return 1\n")
+    assert fenced.light("    x = 2\n")  # an open fence streams as escaped text
+    assert not fenced.light("```\n") and not fenced.light(final=True)
+    fenced.feed("`")
+    assert not fenced.light("``\n")  # the marker split across two deltas
+    prose = MarkdownStream("Intro.\n\nSome text")
+    assert not prose.light(" and code:\n\n~~~\nx\n~~~\n")  # a fence that opens and closes in one step
+    in_list = MarkdownStream("- item\n\n  ```\n  code\n  ```\n")
+    assert not in_list.light(" more")  # a fence inside an open list is highlighted on every parse
