@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NamedTuple
 
 from nicegui import app, background_tasks, ui
 
@@ -247,6 +247,7 @@ class ChatPage:
 
     def _attach_running(self, views: list[AssistantMessage] | None = None) -> None:
         """After a reload or in a second tab: join answers that are still being generated."""
+        ended = False
         for view in self.views.values() if views is None else views:
             if view.message.status != Status.STREAMING:
                 continue
@@ -254,7 +255,14 @@ class ChatPage:
             if gen is not None:
                 self._follow(view, gen)
             else:  # it ended between reading the rows and now: show the final row
-                ui.timer(0, self._render_thread, once=True)
+                ended = True
+        if ended:  # a task, not a timer: the caller's slot may be gone (a retry rebuilt the thread)
+            self._in_background(self._reread_thread(), "re-read the thread")
+
+    async def _reread_thread(self) -> None:
+        async with self.busy:
+            if not self.thread.is_deleted:
+                await self._render_thread()
 
     def _follow(self, view: AssistantMessage, gen: Generation) -> None:
         self.followed.add(gen)
@@ -276,7 +284,11 @@ class ChatPage:
 
     def _started_elsewhere(self, gen: Generation) -> None:
         """An answer of this owner started (maybe in another tab): refresh what this tab shows of it."""
-        task = background_tasks.create(self._catch_up(gen), name="catch up with another tab")
+        self._in_background(self._catch_up(gen), "catch up with another tab")
+
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Page work that outlives its caller; cancelled if the tab closes first."""
+        task = background_tasks.create(work, name=name)
         self.catch_ups.add(task)
         task.add_done_callback(self.catch_ups.discard)
 

@@ -47,7 +47,14 @@ export default {
     async settle() {
       await this.$nextTick();
       const a = this.anchor;
-      if (a && a.el.isConnected) scrollBy(0, a.el.getBoundingClientRect().top - a.top);
+      if (a && a.el.isConnected) {
+        // The older turns can take a frame or two to be laid out: wait (at most 10 frames) until the
+        // turn being read has moved, then put it back (Chromium's own scroll anchoring may already have).
+        for (let i = 0; i < 10 && Math.abs(a.el.getBoundingClientRect().top - a.top) < 1; i++) {
+          await new Promise((resolve) => requestAnimationFrame(resolve));
+        }
+        scrollBy(0, a.el.getBoundingClientRect().top - a.top);
+      }
       this.anchor = null;
       this.busy = false;
       const r = this.$el.getBoundingClientRect();

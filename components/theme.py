@@ -44,8 +44,8 @@ STICK_TO_BOTTOM = """
 <script>
 (() => {
   let follow = true, height = 0;
-  addEventListener('scroll', () => {
-    follow = innerHeight + scrollY >= height - 80;
+  addEventListener('scroll', () => {  // the live height: older turns may have been put in above since
+    follow = innerHeight + scrollY >= document.body.scrollHeight - 80;
   }, {passive: true});
   new ResizeObserver(() => {
     height = document.body.scrollHeight;
