@@ -1,8 +1,9 @@
 """Reading what the model said, chunk by chunk: text, refusals, tool calls, filter verdicts.
 
-The SDK builds its objects without validating them, so a chunk can carry a number where text
-belongs, or a lone UTF-16 surrogate that later breaks the sanitizer and SQLite. Whatever can be
-shown is coerced here; anything else raises `MalformedChunk`, so the answer ends with a clear error.
+Chunks arrive as parsed JSON (see services/sse.py), unvalidated, so a chunk can carry a number
+where text belongs, or a lone UTF-16 surrogate that later breaks the sanitizer and SQLite. Whatever
+can be shown is coerced here; anything else raises `MalformedChunk` (a dict lookup on a list, say,
+is turned into one by the caller), so the answer ends with a clear error.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ def as_text(value: object) -> str:
     raise MalformedChunk()
 
 
-def flagged_categories(choice: object) -> list[str]:
+def count(value: object) -> int | None:
+    """A token count as reported in `usage`, or None when it is anything but a whole number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def flagged_categories(choice: dict[str, Any]) -> list[str]:
     """Azure's per-choice verdicts, e.g. {"violence": {"filtered": true, "severity": "medium"}}."""
-    results = getattr(choice, "content_filter_results", None)
+    results = choice.get("content_filter_results")
     if not isinstance(results, dict):
         return []
     return [name.replace("_", " ") for name, v in results.items() if isinstance(v, dict) and v.get("filtered")]
@@ -42,42 +48,42 @@ class AnswerReader:
 
     on_text: Callable[[str], None]
     finish_reason: str = ""
-    usage: Any = None
+    usage: dict[str, Any] | None = None
     refused: bool = False
     tools: list[str] = field(default_factory=list)  # functions the model asked us to call
     flagged: list[str] = field(default_factory=list)  # content-filter categories, also late ones
 
-    def chunk(self, chunk: Any) -> None:
+    def chunk(self, chunk: dict[str, Any]) -> None:
         """Azure sends chunks with no choices (prompt filter, usage) and choices with no delta."""
-        if getattr(chunk, "usage", None):
-            self.usage = chunk.usage
-        for choice in chunk.choices or []:
-            self._choice(choice, getattr(choice, "delta", None))
+        self._parts(chunk, "delta")
 
-    def completion(self, result: Any) -> None:
+    def completion(self, result: dict[str, Any]) -> None:
         """A non-streamed answer: the same parts, in `message` instead of `delta`."""
-        self.usage = result.usage
-        for choice in result.choices or []:
-            self._choice(choice, getattr(choice, "message", None))
+        self._parts(result, "message")
 
-    def _choice(self, choice: Any, part: Any) -> None:
-        if part is not None:
-            self._part(part)
-        for name in flagged_categories(choice):
-            if name not in self.flagged:
-                self.flagged.append(name)
-        if choice.finish_reason:
-            self.finish_reason = as_text(choice.finish_reason)
+    def _parts(self, body: dict[str, Any], key: str) -> None:
+        usage = body.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+        for choice in body.get("choices") or ():
+            part = choice.get(key)
+            if part is not None:
+                self._part(part)
+            for name in flagged_categories(choice):
+                if name not in self.flagged:
+                    self.flagged.append(name)
+            if choice.get("finish_reason"):
+                self.finish_reason = as_text(choice["finish_reason"])
 
-    def _part(self, part: Any) -> None:
-        self.on_text(as_text(getattr(part, "content", None)))
-        refusal = as_text(getattr(part, "refusal", None))
+    def _part(self, part: dict[str, Any]) -> None:
+        self.on_text(as_text(part.get("content")))
+        refusal = as_text(part.get("refusal"))
         if refusal:
             self.refused = True
             self.on_text(refusal)
-        calls = list(getattr(part, "tool_calls", None) or [])
-        legacy = getattr(part, "function_call", None)  # the deprecated single-function form
-        for function in [getattr(c, "function", None) for c in calls] + [legacy]:
-            name = as_text(getattr(function, "name", None))
+        calls = part.get("tool_calls") or ()
+        legacy = part.get("function_call")  # the deprecated single-function form
+        for function in [c.get("function") for c in calls] + [legacy]:
+            name = as_text((function or {}).get("name"))
             if name and name not in self.tools:
                 self.tools.append(name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 import openai
 
-from services.chunks import AnswerReader
+from services.chunks import AnswerReader, count
 from services.errors import (
     DurationExceeded,
     Failure,
@@ -34,6 +33,7 @@ from services.llm import Backend
 from services.models import Status
 from services.publisher import BatchingPublisher
 from services.settings import Settings
+from services.sse import chat_chunks
 from services.store import Store
 
 log = logging.getLogger(__name__)
@@ -197,12 +197,18 @@ class Generation:
         completions = self.backend.client.chat.completions
         if not self.stream:
             self.publisher.set_phase("waiting")
-            self._read(self.reader.completion, await completions.create(stream=False, **request))
+            raw = await completions.with_raw_response.create(stream=False, **request)
+            try:
+                body = raw.http_response.json()
+            except ValueError as exc:
+                raise MalformedChunk() from exc
+            self._read(self.reader.completion, body)
             return
-        stream = await completions.create(stream=True, stream_options={"include_usage": True}, **request)
-        self.publisher.set_phase("waiting")
-        async with stream:
-            chunks = stream.__aiter__()
+        opened = completions.with_streaming_response.create(
+            stream=True, stream_options={"include_usage": True}, **request
+        )
+        async with opened as response, contextlib.aclosing(chat_chunks(response.http_response)) as chunks:
+            self.publisher.set_phase("waiting")
             since_yield = time.monotonic()
             while True:
                 try:
@@ -214,9 +220,7 @@ class Generation:
                     return
                 except TimeoutError as exc:
                     raise StreamStalled() from exc
-                except json.JSONDecodeError as exc:
-                    raise MalformedChunk() from exc
-                except openai.APIError:
+                except (openai.APIError, MalformedChunk):
                     raise
                 except Exception as exc:  # the transport broke mid-stream
                     raise StreamDropped() from exc
@@ -272,8 +276,8 @@ class Generation:
             values["ttft_ms"] = int((self.first_token_at - self.started_at) * 1000)
         usage = self.reader.usage
         if usage is not None:
-            values["prompt_tokens"] = getattr(usage, "prompt_tokens", None)
-            values["completion_tokens"] = getattr(usage, "completion_tokens", None)
+            values["prompt_tokens"] = count(usage.get("prompt_tokens"))
+            values["completion_tokens"] = count(usage.get("completion_tokens"))
         return values
 
     async def _save_final(self, values: dict[str, Any]) -> None:
