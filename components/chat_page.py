@@ -271,11 +271,6 @@ class ChatPage:
         view.attach(gen, on_final=lambda: self._finished(gen.message_id))
 
     def _finished(self, message_id: int) -> None:
-        view = self.views.get(message_id)
-        if view is not None:  # keep its HTML for the next time the thread is opened
-            background_tasks.create(
-                self.ctx.rendered.remember(self.owner, message_id, view.body.text), name="cache answer HTML"
-            )
         if self.active == message_id:
             self.active = None
             self.composer.set_generating(False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
 from services.llm import Backend
 from services.models import Conversation, Message, Status
+from services.rendered import RenderedHtml
 from services.settings import Settings
 from services.store import Store
 
@@ -43,12 +45,21 @@ def make_title(text: str) -> str:
 class ChatService:
     """Owns the rules; the store owns rows; the hub owns running answers."""
 
-    def __init__(self, store: Store, hub: GenerationHub, backend: Backend, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: GenerationHub,
+        backend: Backend,
+        settings: Settings,
+        rendered: RenderedHtml | None = None,
+    ) -> None:
         self.store = store
         self.hub = hub
         self.backend = backend
         self.settings = settings
+        self.rendered = rendered
         self._starting: set[tuple[str, str]] = set()  # (owner, conversation) between check and registration
+        self._caching: set[asyncio.Task[None]] = set()
 
     def validate(self, text: str) -> str:
         if not text.strip():
@@ -173,4 +184,14 @@ class ChatService:
             store=self.store,
             settings=self.settings,
         )
+        gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)
         return self.hub.start(gen)
+
+    def _cache_html(self, gen: Generation) -> None:
+        """Once the final row is written, render its text once for the next opening of the thread."""
+        if self.rendered is None:
+            return
+        work = self.rendered.remember(gen.owner, gen.message_id, gen.publisher.full_text)
+        task = asyncio.get_running_loop().create_task(work, name=f"cache-html-{gen.message_id}")
+        self._caching.add(task)
+        task.add_done_callback(self._caching.discard)

@@ -62,9 +62,10 @@ def build_context(settings: Settings) -> AppContext:
         log.info("marked %d unfinished answer(s) as interrupted", recovered)
     backend, local = make_backend(settings)
     hub = GenerationHub()
-    chat = ChatService(store, hub, backend, settings)
+    rendered = RenderedHtml(store)
+    chat = ChatService(store, hub, backend, settings, rendered)
     monitor = LoopMonitor(settings.loop_stall_log_ms)
-    return AppContext(settings, store, backend, hub, chat, RenderedHtml(store), monitor, local)
+    return AppContext(settings, store, backend, hub, chat, rendered, monitor, local)
 
 
 def warm_up(ctx: AppContext) -> None:

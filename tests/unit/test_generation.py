@@ -16,6 +16,7 @@ from services.generation import REFUSAL_NOTE, GenerationHub
 from services.llm import azure_backend, openai_backend
 from services.models import Status
 from services.publisher import Event
+from services.rendered import RENDERER_VERSION, RenderedHtml, digest
 from services.settings import Settings
 from services.store import Store
 from tests.fake_credential import FakeCredential
@@ -25,7 +26,7 @@ from tests.fake_upstream import FakeUpstream, Reply
 def make_chat(tmp_path: Path, settings: Settings, credential: object | None = None) -> ChatService:
     store = Store(f"sqlite:///{tmp_path / 'chat.db'}")
     backend = azure_backend(settings, credential) if settings.azure_openai_endpoint else openai_backend(settings)
-    return ChatService(store, GenerationHub(), backend, settings)
+    return ChatService(store, GenerationHub(), backend, settings, RenderedHtml(store))
 
 
 def openai_settings(fake: FakeUpstream, **kw: object) -> Settings:
@@ -72,6 +73,25 @@ async def test_streamed_answer_is_published_in_order_and_saved(fake_upstream: Fa
     request = fake_upstream.requests[0]
     assert request.stream and request.body["stream_options"] == {"include_usage": True}
     assert request.messages[-1] == {"role": "user", "content": "hi there"}
+
+
+async def test_a_finished_answer_is_rendered_once_for_the_next_opening(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    fake_upstream.enqueue(Reply(text="Saved as **HTML**."))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "q")
+    answer_id = sent.assistant_message.id
+    await finish(chat, "me", answer_id)
+    for _ in range(200):  # the cache is written by a task started once the final row is saved
+        cached = await chat.store.get_rendered("me", [answer_id])
+        if cached:
+            break
+        await asyncio.sleep(0.01)
+    row = cached[answer_id]
+    assert "<strong>HTML</strong>" in row.html
+    assert (row.renderer, row.digest) == (RENDERER_VERSION, digest("Saved as **HTML**."))
+    assert await chat.store.get_rendered("someone-else", [answer_id]) == {}
 
 
 async def test_follow_up_carries_the_history(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
