@@ -21,7 +21,6 @@ import functools
 import hashlib
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from fastapi import Response
 from nicegui import app, background_tasks, context, ui
@@ -53,28 +52,6 @@ def add_markdown_assets() -> None:
     ui.add_head_html(f'<link rel="stylesheet" href="{_CSS_URL}">')
 
 
-@dataclass(frozen=True)
-class _Rendered:
-    """A finished text whose HTML was rendered earlier (kept in the database): nothing to parse."""
-
-    text: str
-    committed_html: str
-    tail_html: str = ""
-    finished: bool = True
-
-    def html(self) -> str:
-        return self.committed_html
-
-    def feed(self, delta: str) -> Patch:
-        raise RuntimeError("a finished MarkdownView cannot grow; reset() it first")
-
-    def finish(self) -> Patch:
-        return Patch()
-
-    def light(self, delta: str = "", final: bool = False) -> bool:
-        return True
-
-
 class MarkdownView(ui.element, component="markdown_view.js"):
     """Sanitized markdown that grows by patches; ``reveal`` smooths bursty text on the client.
 
@@ -84,7 +61,7 @@ class MarkdownView(ui.element, component="markdown_view.js"):
     def __init__(self, text: str = "", *, html: str | None = None, reveal: bool = True, reveal_ms: int = 50) -> None:
         super().__init__()
         add_markdown_assets()
-        self._stream: MarkdownStream | _Rendered = MarkdownStream(text) if html is None else _Rendered(text, html)
+        self._stream = MarkdownStream(text) if html is None else MarkdownStream.rendered(text, html)
         self._parts = [text]  # all text pushed, rendered or not yet
         self._todo: list[str | None] = []  # queued work: text to feed, None = finish
         self._reset_to: str | None = None  # queued reset (replaces the stream before the work above)

@@ -254,6 +254,16 @@ class MarkdownStream:
         if text:
             self.feed(text)
 
+    @classmethod
+    def rendered(cls, text: str, html: str) -> MarkdownStream:
+        """A finished text whose exact HTML was rendered earlier (``render_markdown(text)``, kept
+        in the database): the stream starts finished, with nothing to parse."""
+        stream = cls()
+        stream._raw = [text]
+        stream._committed = html
+        stream._finished = True
+        return stream
+
     # -- public -------------------------------------------------------------------------------
 
     @property

@@ -416,3 +416,14 @@ def test_patch_bytes_stay_linear_token_by_token(capsys: pytest.CaptureFixture[st
     with capsys.disabled():
         print(f"\n{len(tokens)} tokens: patches {sent} B, final HTML {len(final.encode())} B, ratio {ratio:.2f}")
     assert ratio <= 3.0
+
+
+def test_a_stream_built_from_kept_html_is_the_finished_stream_without_parsing() -> None:
+    text = "# Title\n\nSome `code` and a [link][r].\n\n[r]: https://example.com\n"
+    parsed = MarkdownStream(text)
+    parsed.finish()
+    kept = MarkdownStream.rendered(text, render_markdown(text))
+    assert (kept.text, kept.html(), kept.finished) == (parsed.text, parsed.html(), True)
+    assert kept.finish().empty and kept.light(final=True)
+    with pytest.raises(RuntimeError):
+        kept.feed("more")
