@@ -220,8 +220,8 @@ def _stream(pieces: list[str]) -> tuple[MarkdownStream, str, list[Patch]]:
     return stream, committed, patches
 
 
-@pytest.mark.slow  # about a minute: the quick loop leaves the two big property runs to the full suite
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow  # ~45 s: the quick loop leaves the two big property runs to the full suite
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_patches_reproduce_reference_render(data: st.DataObject) -> None:
     text = data.draw(documents())
@@ -240,7 +240,7 @@ def test_adversarial_alphabet(text: str, data: st.DataObject) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_tables_reproduce_reference_render(data: st.DataObject) -> None:
     """Tables next to each other and to paragraphs and lists (a paragraph line may first look like
