@@ -68,6 +68,7 @@ WINDOW = 4096  # characters of open text re-rendered per feed at most (about 5 m
 WINDOW_TOKENS = 2000  # block tokens, the same for what costs more per character (a wide table's cells)
 _FENCE_MARKS = ("```", "~~~")
 LIGHT = 8192  # characters of open text: a feed over no more than this is cheap (a few ms)
+LIGHT_TABLE = 1024  # the same while a table is open: its cells cost ~10 ms per KB to render
 
 
 def u16len(s: str) -> int:
@@ -290,10 +291,12 @@ class MarkdownStream:
         """Is ``feed(delta)`` (or ``finish()`` if final) cheap enough for the event loop? Its work
         grows with the open tail, parsed again, and in ``finish()`` with the whole text when an
         approximation must be replaced by the exact render; and when a fenced code block may close,
-        which highlights all of it (a 5 KB block: ~30 ms, ~100 ms more if its lexer is new)."""
+        which highlights all of it (a 5 KB block: ~30 ms, ~100 ms more if its lexer is new).
+        A table streams row by row cheaply, but the step that ends it renders it whole."""
         if final and (self._stale or self._win is not None or not _same_refs(self._ref_commit, self._refs)):
             return False
-        return len(self._src) - self._base + len(delta) <= LIGHT and not self._may_highlight(delta, final)
+        limit = LIGHT if self._table is None else LIGHT_TABLE
+        return len(self._src) - self._base + len(delta) <= limit and not self._may_highlight(delta, final)
 
     def html(self) -> str:
         """Current full HTML (committed blocks + tail); equals the client state."""
