@@ -69,6 +69,7 @@ WINDOW_TOKENS = 2000  # block tokens, the same for what costs more per character
 _FENCE_MARKS = ("```", "~~~")
 LIGHT = 8192  # characters of open text: a feed over no more than this is cheap (a few ms)
 LIGHT_TABLE = 1024  # the same while a table is open: its cells cost ~10 ms per KB to render
+LIGHT_TOKENS = 1500  # block tokens in the open text at the last parse (~3 µs each to render)
 
 
 def u16len(s: str) -> int:
@@ -248,6 +249,7 @@ class MarkdownStream:
         self._ref_commit: Refs | None = None  # definitions a committed block with "]" was rendered with
         self._stale = False  # committed HTML may differ from the exact render: finish() renders it all
         self._win: int | None = None  # offset of the last window while an open region is windowed
+        self._open_tokens = 0  # block tokens of the open text at the last full parse
         self._fence: _Fence | None = None
         self._list: _List | None = None
         self._table: _Table | None = None
@@ -292,11 +294,14 @@ class MarkdownStream:
         grows with the open tail, parsed again, and in ``finish()`` with the whole text when an
         approximation must be replaced by the exact render; and when a fenced code block may close,
         which highlights all of it (a 5 KB block: ~30 ms, ~100 ms more if its lexer is new).
-        A table streams row by row cheaply, but the step that ends it renders it whole."""
+        A table streams row by row cheaply, but the step that ends it renders it whole; and few
+        characters can make many tokens (a quote of one-letter paragraphs, a row of a 300-column table)."""
         if final and (self._stale or self._win is not None or not _same_refs(self._ref_commit, self._refs)):
             return False
         limit = LIGHT if self._table is None else LIGHT_TABLE
-        return len(self._src) - self._base + len(delta) <= limit and not self._may_highlight(delta, final)
+        if len(self._src) - self._base + len(delta) > limit or self._open_tokens > LIGHT_TOKENS:
+            return False
+        return not self._may_highlight(delta, final)
 
     def html(self) -> str:
         """Current full HTML (committed blocks + tail); equals the client state."""
@@ -359,6 +364,7 @@ class MarkdownStream:
         tail_src = src[self._base :]
         tokens, blocks, refs = structure_parse(tail_src, self._refs_done)
         self._refs = refs
+        self._open_tokens = len(tokens)
 
         lines = _line_offsets(tail_src)
         n_complete = len(lines) - 1  # lines ending with "\n"

@@ -84,6 +84,12 @@ def test_an_open_table_past_a_kilobyte_is_not_light() -> None:
     assert not table.light(row) and not table.light("\n")
 
 
+def test_few_characters_of_many_tokens_are_not_light() -> None:
+    """3.6 KB of one-letter paragraphs in a quote is 1,800 tokens: light by size, not by rendering cost."""
+    assert not MarkdownStream("> a\n>\n" * 600).light("> b\n")
+    assert MarkdownStream("> a\n>\n" * 100).light("> b\n")
+
+
 def test_steps_that_may_highlight_code_are_not_light() -> None:
     """Closing a fence highlights all of it (a 5 KB block: ~30 ms, and a new lexer's import ~80 ms)."""
     fenced = MarkdownStream("Intro.\n\n```python\ndef f():\n    return 1\n")
