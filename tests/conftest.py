@@ -47,18 +47,23 @@ def node_failed(request: pytest.FixtureRequest) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Fast tests first: unit, then ui, then the browser tests; browser tests but the smoke test are `slow`.
+    """Fast tests first: unit, then ui, then the browser tests, the `long` ones first among those (so
+    that, run in two workers, they overlap with the rest instead of ending the run alone); browser
+    tests but the smoke test are `slow`.
 
     Load-bearing, not cosmetic: once the session's sync Playwright starts it leaves an event loop
-    running in the main thread, so every async test must have run before the first e2e test.
+    running in the main thread, so every async test must have run before the first e2e test (xdist
+    hands each worker its tests in this order, so that holds per worker too).
     `uv run pytest -m "not slow"` is the inner loop: every unit and ui test plus one real-browser run.
     """
     def rank(item: pytest.Item) -> int:
         parts = Path(str(item.path)).parts
-        return 0 if "unit" in parts else 2 if "e2e" in parts else 1
+        if "e2e" in parts:
+            return 2 if item.get_closest_marker("long") else 3
+        return 0 if "unit" in parts else 1
 
     for item in items:
-        if rank(item) == 2 and Path(str(item.path)).name != "test_smoke.py":
+        if rank(item) >= 2 and Path(str(item.path)).name != "test_smoke.py":
             item.add_marker(pytest.mark.slow)
     items.sort(key=rank)
 

@@ -207,6 +207,7 @@ def test_entra_without_a_token_says_how_to_sign_in(app_server, fake_upstream: Fa
     assert fake_upstream.requests == []
 
 
+@pytest.mark.long
 def test_embedded_model_answers_for_real(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
     env = {"OPENAI_BASE_URL": None, "OPENAI_API_KEY": None, "OPENAI_MODEL": None, "LOCAL_MODEL_MAX_TOKENS": "40"}
     app = app_server(env, ready_timeout=120)

@@ -7,6 +7,7 @@ import threading
 import time
 import urllib.request
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import AppServer
@@ -285,6 +286,7 @@ def test_regenerate_keeps_earlier_versions_reachable(app_server, fake_upstream: 
     assert fake_upstream.requests[1].messages[-1] == {"role": "user", "content": "Tell me something"}
 
 
+@pytest.mark.long
 def test_no_leaks_after_100_reload_and_stop_cycles(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
     app = app_server()
     baseline = stats(app.url)  # includes the harness's readiness probe, a page that never connected
