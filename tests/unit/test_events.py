@@ -96,8 +96,20 @@ async def test_an_ended_answer_still_in_memory_and_a_stored_one_end_with_done() 
     gen.publisher.close("stopped")
     events = await collect(follow(gen, 4))
     assert events == [Snapshot("of it", 9, None), Done("stopped", "", None, None)]
-    row = Message(conversation_id="c", owner="o", role="assistant", content="stored text", status="error",
-                  error="boom", prompt_tokens=2, completion_tokens=3, ttft_ms=40, finish_reason="")
+    row = Message(
+        conversation_id="c",
+        owner="o",
+        role="assistant",
+        content="stored text",
+        status="error",
+        error="boom",
+        prompt_tokens=2,
+        completion_tokens=3,
+        ttft_ms=40,
+        finish_reason="",
+    )
     events = await collect(replay(row, 7))
-    assert events == [Snapshot("text", 11, None), Done("error", "boom", {"prompt_tokens": 2, "completion_tokens": 3,
-                                                                          "total_tokens": 5}, 40)]
+    assert events == [
+        Snapshot("text", 11, None),
+        Done("error", "boom", {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}, 40),
+    ]
