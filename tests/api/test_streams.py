@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
+
 from tests.api.conftest import Api, SseEvent, sse_events
 from tests.fake_upstream import Reply
 
@@ -17,6 +19,13 @@ def new_conversation(c) -> str:
 
 def stored_answer(c, cid: str) -> dict:
     return c.get(f"/api/v1/conversations/{cid}").json()["messages"][-1]
+
+
+def send(c: httpx.Client, cid: str, content: str, accept: str = "text/event-stream"):
+    """A streamed send, as a context manager giving the response."""
+    return c.stream(
+        "POST", f"/api/v1/conversations/{cid}/messages", json={"content": content}, headers={"Accept": accept}
+    )
 
 
 def wait_for(predicate, timeout: float = 10.0) -> None:
@@ -40,12 +49,7 @@ def test_sse_gives_message_then_deltas_with_offsets_then_done(api: Api) -> None:
     api.fake.enqueue(Reply(text=LONG, first_token_delay=0.2).tokens_per_second(400))
     with api.client(api.alice) as c:
         cid = new_conversation(c)
-        with c.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": "hi"},
-            headers={"Accept": "text/event-stream"},
-        ) as s:
+        with send(c, cid, "hi", "text/event-stream") as s:
             assert s.status_code == 200 and s.headers["content-type"].startswith("text/event-stream")
             events = list(sse_events(s))
         assert events[0].event == "message"
@@ -66,12 +70,7 @@ def test_ndjson_gives_the_same_objects_with_a_type(api: Api) -> None:
     api.fake.enqueue(Reply(text=LONG).tokens_per_second(400))
     with api.client(api.alice) as c:
         cid = new_conversation(c)
-        with c.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": "hi"},
-            headers={"Accept": "application/x-ndjson"},
-        ) as s:
+        with send(c, cid, "hi", "application/x-ndjson") as s:
             assert s.headers["content-type"].startswith("application/x-ndjson")
             objects = [json.loads(line) for line in s.iter_lines() if line]
     assert objects[0]["type"] == "message" and objects[0]["conversation_id"] == cid
