@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.deps import key_owner
-from api.problems import Problem, of_chat_error, read_json
+from api.problems import Problem, documented, of_chat_error, read_json
 from api.v1.wire import PING_EVERY_S, SSE, STREAM_HEADERS, dumps, until_done, with_pings
 from services.api_keys import ApiKeys
 from services.chat import ChatError, ChatService, Started
@@ -132,7 +132,7 @@ async def _prepend(first: AnswerEvent, rest: AsyncIterator[AnswerEvent]) -> Asyn
 
 
 def router(chat: ChatService, keys: ApiKeys, model: str) -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["OpenAI-compatible gateway"])
+    r = APIRouter(prefix="/v1", tags=["OpenAI-compatible gateway"], responses=documented(401, 413, 422, 502, 503))
     owner_of = key_owner(keys)
     body_limit = max(1 << 20, chat.settings.max_message_chars * 32)
 

@@ -22,6 +22,11 @@ API_PREFIXES = ("/api/", "/v1/")
 _OPENAI_TYPES = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error"}
 
 
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problems a router can answer with."""
+    return {s: {"description": HTTPStatus(s).phrase, "content": {MEDIA_TYPE: {}}} for s in statuses}
+
+
 class Problem(Exception):
     """Raised anywhere in a route; becomes the response. `code` is a stable word for programs."""
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.deps import key_owner
-from api.problems import Problem, of_chat_error, read_json
+from api.problems import Problem, documented, of_chat_error, read_json
 from api.v1.wire import NDJSON, SSE, STREAM_HEADERS, encode, until_done
 from services.api_keys import ApiKeys
 from services.chat import ChatError, ChatService
@@ -66,7 +66,7 @@ def stream_type(accept: str) -> str | None:
 
 
 def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
-    r = APIRouter(prefix="/api/v1", tags=["API v1"])
+    r = APIRouter(prefix="/api/v1", tags=["API v1"], responses=documented(401, 404, 409, 413, 422, 503))
     owner_of = key_owner(keys)
     body_limit = chat.settings.max_message_chars * 8 + BODY_SLACK
 
@@ -169,9 +169,9 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
         offset = int(last_event_id) if last_event_id else after or 0
         if offset < 0:
             raise Problem(422, "The offset cannot be negative.", "invalid_offset")
+        answer = await call(chat.answer(owner, message_id, wait_s=0))  # 404 unless it is this owner's answer
         events = await call(chat.subscribe(owner, message_id, after=offset))
         media_type = NDJSON if stream_type(accept) == NDJSON else SSE
-        answer = await call(chat.answer(owner, message_id, wait_s=0))
         first = {"type": "message", "message_id": message_id, "conversation_id": answer.conversation_id}
         return StreamingResponse(encode(first, events, media_type), media_type=media_type, headers=STREAM_HEADERS)
 
