@@ -166,7 +166,7 @@ def router(chat: ChatService, keys: ApiKeys, model: str) -> APIRouter:
         headers = {"X-Streamchat-Conversation": started.conversation_id} if started.conversation_id else {}
         if not stream:
             text, done = await until_done(events)
-            if Status(done.status) in ENDED_BADLY and not text:
+            if Status(done.status) in ENDED_BADLY:
                 raise failure(done)
             return JSONResponse(completion.whole(text, done), headers=headers)
         first = await first_text_or_end(events)
