@@ -151,3 +151,17 @@ def test_stop_returns_202_and_closes_the_upstream(api: Api) -> None:
         wait_for(lambda: stored_answer(c, cid)["status"] == "stopped")
         again = c.post(f"/api/v1/messages/{mid}/stop")
         assert (again.status_code, again.json()["stopping"]) == (202, False)
+
+
+def test_a_client_that_reads_late_gets_every_character_once(api: Api) -> None:
+    big = " ".join(f"w{i}" for i in range(6000))
+    api.fake.enqueue(Reply(text=big))  # as fast as the fake can write
+    with api.client(api.alice) as c:
+        cid = new_conversation(c)
+        with send(c, cid, "all at once") as s:
+            events = sse_events(s)
+            assert next(events).event == "message"
+            api.fake.wait_for_end(timeout=30)  # the whole answer arrived while this client read nothing
+            rest = list(events)
+        assert check_deltas(rest) == big == stored_answer(c, cid)["content"]
+        assert rest[-1].event == "done"
