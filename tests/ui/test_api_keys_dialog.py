@@ -6,24 +6,14 @@ from pathlib import Path
 
 from nicegui.testing import User
 
-from components.chat_page import register_pages
-from services.runtime import build_context
-from services.settings import Settings
 from tests.fake_upstream import FakeUpstream
+from tests.ui.test_page import setup
 
 
 async def test_a_user_creates_a_key_shown_once_and_revokes_it(
     user: User, fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        _env_file=None,
-        openai_base_url=f"{fake_upstream.url}/v1",
-        openai_api_key="k",
-        openai_model="fake-model",
-        streamchat_data_dir=tmp_path,
-    )
-    ctx = build_context(settings)
-    register_pages(ctx)
+    ctx = setup(fake_upstream, tmp_path)
     await user.open("/")
     user.find(marker="api-keys").click()
     await user.should_see("No keys yet.")
