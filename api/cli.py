@@ -13,7 +13,6 @@ import sys
 
 from services.api_keys import ApiKeys, KeyInfo
 from services.settings import Settings
-from services.store import Store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +39,7 @@ def run(argv: list[str]) -> int:
     os.umask(0o077)  # a new database file is the operator's alone, as when the app creates it
     settings = Settings()
     settings.streamchat_data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keys = ApiKeys(Store(settings.resolved_database_url).engine)
+    keys = ApiKeys.open(settings)
     if args.action == "create":
         try:
             key, info = keys.create(args.user, args.name)

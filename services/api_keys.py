@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.models import ApiKey, utcnow
+from services.settings import Settings
+from services.store import Store
 
 PREFIX = "sc-"
 SHOWN_CHARS = 10  # of the key, kept so a list can tell keys apart ("sc-AbCdEfG")
@@ -51,6 +53,11 @@ class ApiKeys:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    @classmethod
+    def open(cls, settings: Settings) -> ApiKeys:
+        """For the CLI: the app's database (tables created if new), without the rest of the app."""
+        return cls(Store(settings.resolved_database_url).engine)
 
     def create(self, owner: str, name: str = "") -> tuple[str, KeyInfo]:
         """Returns the plain key (its only appearance) and what is kept about it."""
