@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import sys
 
 from services.logs import configure_logging
 from services.settings import Settings
@@ -34,6 +35,11 @@ def _is_loopback(host: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["api-key"]:  # an operator command, not the server
+        from api.cli import run
+
+        raise SystemExit(run(argv[1:]))
     args = parse_args(argv)
     os.umask(0o077)  # everything the app writes (database, -wal/-shm, secret, preferences) is the user's alone
     configure_logging()
@@ -45,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     from starlette.middleware.sessions import SessionMiddleware
 
     from api.identity import IdentityMiddleware
+    from api.routes import HEALTH_PATH, register_api
     from api.security import HostCheckMiddleware, SecurityHeadersMiddleware
     from api.stats import register_stats
     from components.chat_page import register_pages
@@ -66,13 +73,14 @@ def main(argv: list[str] | None = None) -> None:
         )
     register_pages(ctx)
     register_stats(app, ctx)
+    register_api(app, ctx.chat, ctx.api_keys, ctx.backend.model)
 
     # add_middleware puts each one outside the previous: Host check → headers → session → identity,
     # and NiceGUI appends its RequestTrackingMiddleware innermost, after identity has set the session id.
     app.add_middleware(IdentityMiddleware, codec=IdentityCodec(secret))
     app.add_middleware(SessionMiddleware, secret_key=secret)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist)
+    app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=(HEALTH_PATH,))
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)

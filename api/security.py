@@ -46,15 +46,21 @@ def host_allowed(host_header: str, allowed: Iterable[str]) -> bool:
 
 
 class HostCheckMiddleware:
-    """Answers 400 to HTTP requests, and closes websockets, whose Host header is not allowed."""
+    """Answers 400 to HTTP requests, and closes websockets, whose Host header is not allowed.
 
-    def __init__(self, app: ASGIApp, allowed: Iterable[str]) -> None:
+    `exempt` paths skip the check: a health check (`/healthz`) answers a constant, worth nothing to a
+    rebinding page, and load balancers and Kubernetes probes send the instance's IP as Host."""
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str], exempt: Iterable[str] = ()) -> None:
         self.app = app
         self.allowed = tuple(h.lower() for h in allowed)
+        self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and not host_allowed(
-            Headers(scope=scope).get("host", ""), self.allowed
+        if (
+            scope["type"] in ("http", "websocket")
+            and scope.get("path") not in self.exempt
+            and not host_allowed(Headers(scope=scope).get("host", ""), self.allowed)
         ):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})

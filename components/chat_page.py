@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from nicegui import app, background_tasks, ui
 
+from components.api_keys_dialog import ApiKeysDialog
 from components.composer import Composer
 from components.load_earlier import LoadEarlier
 from components.markdown_view import MarkdownView, add_markdown_assets
@@ -142,6 +143,9 @@ class ChatPage:
             with ui.row().classes("items-center gap-2"):
                 app.storage.user.setdefault("stream", True)
                 self.stream_switch = ui.switch("Stream responses").bind_value(app.storage.user, "stream")
+                ui.button(icon="key", on_click=self._show_api_keys).props(
+                    "flat round dense aria-label='API keys'"
+                ).mark("api-keys")
                 ui.button(icon="dark_mode", on_click=self._toggle_dark).props("flat round dense aria-label='Dark mode'")
 
     def _identity_lost_banner(self) -> None:
@@ -154,6 +158,9 @@ class ChatPage:
                 "changed), so your earlier conversations are not shown. New conversations are saved under a "
                 "new identity; ask the operator to restore the previous secret to get the old ones back."
             )
+
+    async def _show_api_keys(self) -> None:
+        await ApiKeysDialog(self.ctx.api_keys, self.owner).open()
 
     def _toggle_dark(self) -> None:
         app.storage.user["dark"] = not app.storage.user.get("dark", False)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from services import events
 from services.context import build_prompt, visible_history
 from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
@@ -29,12 +31,36 @@ class ChatError(ValueError):
     """A request we refuse, with a message fit to show as is."""
 
 
+class TooLong(ChatError):
+    """The message is over MAX_MESSAGE_CHARS (HTTP 413)."""
+
+
+class Busy(ChatError):
+    """An answer is already being generated in this conversation (HTTP 409)."""
+
+
+class Unavailable(ChatError):
+    """The database is locked or gone (HTTP 503)."""
+
+
+class NotFound(ChatError):
+    """No such conversation or message for this owner; another owner's ids are not found either (HTTP 404)."""
+
+
 @dataclass(frozen=True)
 class Sent:
     conversation: Conversation
     user_message: Message | None
     assistant_message: Message
     generation: Generation
+
+
+@dataclass(frozen=True)
+class Started:
+    """A gateway answer: its message id (negative when not stored) and its conversation, if stored."""
+
+    message_id: int
+    conversation_id: str | None
 
 
 def make_title(text: str) -> str:
@@ -60,22 +86,28 @@ class ChatService:
         self.rendered = rendered
         self._starting: set[tuple[str, str]] = set()  # (owner, conversation) between check and registration
         self._caching: set[asyncio.Task[None]] = set()
+        self._unstored = itertools.count(-1, -1)  # ids of answers kept only in memory (gateway, store:false)
 
     def validate(self, text: str) -> str:
         if not text.strip():
             raise ChatError("Type a message first.")
         limit = self.settings.max_message_chars
         if len(text) > limit:
-            raise ChatError(
+            raise TooLong(
                 f"Your message is {len(text):,} characters; the limit is {limit:,}. Shorten it or split it up."
             )
         return text.strip("\n")
 
-    async def send(self, owner: str, conversation_id: str | None, text: str, stream: bool = True) -> Sent:
-        """The user's message is committed before anything goes upstream, so it is never lost."""
+    async def send(
+        self, owner: str, conversation_id: str | None, text: str, stream: bool = True, *, create: bool = True
+    ) -> Sent:
+        """The user's message is committed before anything goes upstream, so it is never lost.
+        An unknown conversation is started afresh, or with `create=False` (the API) is `NotFound`."""
         text = self.validate(text)
         with self._storage("Your message could not be saved"):
             conv = await self.store.get_conversation(owner, conversation_id) if conversation_id else None
+            if conv is None and not create:
+                raise NotFound("That conversation does not exist.")
             if conv is None:
                 conv = await self.store.create_conversation(owner, make_title(text))
             with self._reserved(owner, conv.id):
@@ -127,7 +159,7 @@ class ChatService:
         The check and the reservation happen in one step (no await between them), so a second tab
         or a second Retry arriving while the first is still writing rows is refused, not doubled."""
         if self.busy(owner, conversation_id):
-            raise ChatError(BUSY)
+            raise Busy(BUSY)
         self._starting.add((owner, conversation_id))
         try:
             yield
@@ -141,13 +173,13 @@ class ChatService:
             yield
         except SQLAlchemyError as exc:
             log.warning("%s: %s", what, storage_reason(exc))
-            raise ChatError(f"{what}: the database is busy or unavailable. Try again in a moment.") from exc
+            raise Unavailable(f"{what}: the database is busy or unavailable. Try again in a moment.") from exc
 
     async def _own_answer(self, owner: str, message_id: int) -> tuple[Message, Conversation]:
         msg = await self.store.get_message(owner, message_id)
         conv = await self.store.get_conversation(owner, msg.conversation_id) if msg is not None else None
         if msg is None or conv is None or msg.role != "assistant":
-            raise ChatError("That answer no longer exists.")
+            raise NotFound("That answer no longer exists.")
         return msg, conv
 
     async def _answer(
@@ -174,17 +206,24 @@ class ChatService:
         budget = min(self.settings.context_token_budget, self.backend.prompt_token_limit or 1 << 30)
         prompt = build_prompt(self.settings.system_prompt, visible_history(upto), budget)
         assert assistant.id is not None
+        return self._start(owner, conversation_id, assistant.id, prompt, stream)
+
+    def _start(
+        self, owner: str, conversation_id: str, message_id: int, prompt: list[dict[str, str]], stream: bool
+    ) -> Generation:
+        """Hands the answer to the hub; a stored one (positive id) has its HTML cached once saved."""
         gen = Generation(
             owner=owner,
             conversation_id=conversation_id,
-            message_id=assistant.id,
+            message_id=message_id,
             backend=self.backend,
             prompt=prompt,
             stream=stream,
             store=self.store,
             settings=self.settings,
         )
-        gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)
+        if message_id > 0:
+            gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)
         return self.hub.start(gen)
 
     def _cache_html(self, gen: Generation) -> None:
@@ -195,3 +234,100 @@ class ChatService:
         task = asyncio.get_running_loop().create_task(work, name=f"cache-html-{gen.message_id}")
         self._caching.add(task)
         task.add_done_callback(self._caching.discard)
+
+    # reads, deletes and event streams for every client: pages, the HTTP API, the gateway ----
+
+    async def conversations(self, owner: str, limit: int = 200) -> list[Conversation]:
+        """Newest first."""
+        return await self.store.list_conversations(owner, limit=limit)
+
+    async def new_conversation(self, owner: str, title: str = "") -> Conversation:
+        with self._storage("The conversation could not be created"):
+            return await self.store.create_conversation(owner, make_title(title) or "New chat")
+
+    async def conversation(self, owner: str, conversation_id: str) -> tuple[Conversation, list[Message]]:
+        """The thread as its owner sees it (the newest version of each answer), running answers with
+        the text published so far, so `len(content)` is a valid offset to resume from."""
+        conv = await self.store.get_conversation(owner, conversation_id)
+        if conv is None:
+            raise NotFound("That conversation does not exist.")
+        messages = visible_history(await self.store.list_messages(owner, conversation_id))
+        return conv, [self._live(owner, m) for m in messages]
+
+    async def delete_conversation(self, owner: str, conversation_id: str) -> None:
+        """Refused (`Busy`) while an answer is being generated in it: stop that first. Deleting under
+        a running answer would leave it writing to rows that are gone."""
+        with self._storage("The conversation could not be deleted"), self._reserved(owner, conversation_id):
+            if not await self.store.delete_conversation(owner, conversation_id):
+                raise NotFound("That conversation does not exist.")
+
+    async def subscribe(self, owner: str, message_id: int, after: int = 0) -> AsyncIterator[events.AnswerEvent]:
+        """The answer's events from character `after` on (see services/events.py): live while it runs,
+        replayed from its row once it ended. Raises `NotFound` at once, before any event."""
+        after = max(0, after)
+        gen = self.hub.get(owner, message_id)
+        if gen is None:
+            msg = await self.store.get_message(owner, message_id)
+            if msg is None or msg.role != "assistant":
+                raise NotFound("That answer does not exist.")
+            gen = self.hub.get(owner, message_id)
+            if gen is None and msg.status == Status.STREAMING:  # its final row was written while we read
+                msg = await self.store.get_message(owner, message_id) or msg
+            if gen is None:
+                return events.replay(msg, after)
+        return events.follow(gen, after)
+
+    async def answer(self, owner: str, message_id: int, wait_s: float = 10.0) -> Message:
+        """An ended answer as stored, once its final row is written (from memory while it cannot be)."""
+        gen = self.hub.get(owner, message_id)
+        if gen is not None:
+            await asyncio.wait([gen.settled], timeout=wait_s)  # asyncio.wait never cancels what it waits on
+        msg = await self.store.get_message(owner, message_id)
+        if msg is None:
+            raise NotFound("That answer does not exist.")
+        return self._live(owner, msg)
+
+    def _live(self, owner: str, msg: Message) -> Message:
+        """A row whose answer is still in the hub gets the hub's text and, once ended, its status.
+        Rows from the store are detached copies, so this changes nothing stored."""
+        gen = self.hub.get(owner, msg.id or 0) if msg.status == Status.STREAMING else None
+        if gen is not None:
+            msg.content = gen.publisher.text
+            if gen.done:
+                msg.status, msg.error = gen.publisher.phase, gen.publisher.detail
+        return msg
+
+    async def complete(self, owner: str, messages: list[dict[str, str]], *, stream: bool, store: bool) -> Started:
+        """The OpenAI-compatible gateway: the caller's messages are the prompt, as given. Stored, they
+        become a conversation of their own (system messages are not shown in a thread); not stored,
+        the answer lives only in memory, under a negative id, while it runs."""
+        for m in messages:
+            if len(m["content"]) > self.settings.max_message_chars:
+                raise TooLong(f"A message is over the limit of {self.settings.max_message_chars:,} characters.")
+        if not store:
+            message_id = next(self._unstored)
+            self._start(owner, "", message_id, messages, stream)
+            return Started(message_id, None)
+        with self._storage("The request could not be saved"):
+            question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+            conv = await self.store.create_conversation(owner, make_title(question) or "API request")
+            reply_to: int | None = None
+            for m in messages:
+                if m["role"] in ("user", "assistant"):
+                    row = Message(conversation_id=conv.id, owner=owner, role=m["role"], content=m["content"])
+                    row.reply_to = reply_to if m["role"] == "assistant" else None
+                    row = await self.store.add_message(row)
+                    reply_to = row.id if row.role == "user" else reply_to
+            assistant = await self.store.add_message(
+                Message(
+                    conversation_id=conv.id,
+                    owner=owner,
+                    role="assistant",
+                    status=Status.STREAMING,
+                    reply_to=reply_to,
+                    model=self.backend.model,
+                )
+            )
+        assert assistant.id is not None
+        self._start(owner, conv.id, assistant.id, messages, stream)
+        return Started(assistant.id, conv.id)

@@ -69,3 +69,19 @@ class RenderedAnswer(SQLModel, table=True):
     renderer: str  # services.rendered.RENDERER_VERSION when the HTML was made
     digest: str  # of the markdown source the HTML was made from
     html: str
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for the HTTP API and the /v1 gateway. Only its SHA-256 is kept: a copied database
+    file gives no usable key. `prefix` (the first characters) lets its owner tell keys apart."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(index=True)
+    name: str = ""
+    key_hash: str = Field(index=True, unique=True)
+    prefix: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked: bool = False

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.api_keys import ApiKeys
 from services.chat import ChatService
 from services.generation import GenerationHub
 from services.llm import Backend, azure_backend, local_backend, openai_backend, provider_kind
@@ -32,6 +33,7 @@ class AppContext:
     chat: ChatService
     rendered: RenderedHtml
     loop_monitor: LoopMonitor
+    api_keys: ApiKeys
     local: LocalServer | None = field(default=None, repr=False)
 
     async def close(self) -> None:
@@ -65,7 +67,7 @@ def build_context(settings: Settings) -> AppContext:
     rendered = RenderedHtml(store)
     chat = ChatService(store, hub, backend, settings, rendered)
     monitor = LoopMonitor(settings.loop_stall_log_ms)
-    return AppContext(settings, store, backend, hub, chat, rendered, monitor, local)
+    return AppContext(settings, store, backend, hub, chat, rendered, monitor, ApiKeys(store.engine), local)
 
 
 def warm_up(ctx: AppContext) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func, update
+from sqlalchemy import delete, event, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, create_engine, select
@@ -108,6 +108,20 @@ class Store:
             s.commit()
 
         await self._run(fn)
+
+    async def delete_conversation(self, owner: str, conversation_id: str) -> bool:
+        """With its messages (and, by foreign key, their cached HTML); False if it is not this owner's."""
+
+        def fn(s: Session) -> bool:
+            conv = s.get(Conversation, conversation_id)
+            if conv is None or conv.owner != owner:
+                return False
+            s.execute(delete(Message).where(col(Message.conversation_id) == conversation_id))
+            s.delete(conv)
+            s.commit()
+            return True
+
+        return await self._run(fn)
 
     # messages ------------------------------------------------------------------------------
 

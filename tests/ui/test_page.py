@@ -10,12 +10,12 @@ from nicegui.testing import User
 
 from components.chat_page import register_pages
 from components.message import AssistantMessage
-from services.runtime import build_context
+from services.runtime import AppContext, build_context
 from services.settings import Settings
 from tests.fake_upstream import FakeUpstream, Reply
 
 
-def setup(fake: FakeUpstream, tmp_path: Path, **kw: object) -> None:
+def setup(fake: FakeUpstream, tmp_path: Path, **kw: object) -> AppContext:
     settings = Settings(
         _env_file=None,
         openai_base_url=f"{fake.url}/v1",
@@ -24,7 +24,9 @@ def setup(fake: FakeUpstream, tmp_path: Path, **kw: object) -> None:
         streamchat_data_dir=tmp_path,
         **kw,
     )
-    register_pages(build_context(settings))
+    ctx = build_context(settings)
+    register_pages(ctx)
+    return ctx
 
 
 async def wait_for_answer(user: User, timeout: float = 5.0) -> AssistantMessage:

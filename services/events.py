@@ -1,0 +1,166 @@
+"""Typed events of one answer, for any reader (HTTP API, gateway, pages): what `ChatService.subscribe` yields.
+
+An answer's text is addressed by character offsets (Python characters, i.e. code points): a reader
+that has `after` characters gets the rest exactly once, however it got the first part (an earlier
+stream, a snapshot, a stored row). A running answer is followed through its publisher: the first
+event is a `Snapshot` (text after `after` plus the current status), then `Delta`s and `Status`es,
+then one `Done`. A finished answer gives a `Snapshot` and a `Done` from its stored row.
+
+A slow reader never makes memory grow with time: while it is not reading, new text is appended to
+the one pending delta and a new status replaces a pending one, so what waits for it is at most the
+answer's own text plus a few status changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services.chunks import count
+from services.models import Message
+from services.publisher import Event as Published
+
+if TYPE_CHECKING:
+    from services.generation import Generation
+
+_SECONDS = re.compile(r"(\d+)\s*s\b")
+
+
+@dataclass(frozen=True)
+class Status:
+    """A live phase: connecting, waiting (for the first token), streaming, retrying (with seconds left)."""
+
+    phase: str
+    detail: str = ""
+    seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """First event: the text after the reader's offset, the offset it reaches, and the live status
+    (None once the answer has ended: a `Done` follows)."""
+
+    text: str
+    offset: int
+    status: Status | None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """New text; `offset` counts the answer's characters up to the end of this text."""
+
+    text: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class Done:
+    """The end: final status, a note when it did not simply finish, token usage, time to first token."""
+
+    status: str
+    error: str = ""
+    usage: dict[str, int] | None = None
+    ttft_ms: int | None = None
+    finish_reason: str = ""
+
+
+AnswerEvent = Snapshot | Delta | Status | Done
+
+
+def usage_of(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int] | None:
+    if prompt_tokens is None and completion_tokens is None:
+        return None
+    prompt, completion = prompt_tokens or 0, completion_tokens or 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def status_of(phase: str, detail: str) -> Status:
+    """The seconds of a retry countdown are in its detail ("… retrying in 3 s")."""
+    seconds = _SECONDS.search(detail) if phase == "retrying" else None
+    return Status(str(phase), detail, int(seconds.group(1)) if seconds else None)
+
+
+def done_of(gen: Generation, status: str, note: str) -> Done:
+    usage = gen.reader.usage or {}
+    ttft = None if gen.first_token_at is None else int((gen.first_token_at - gen.started_at) * 1000)
+    return Done(
+        str(status),
+        note,
+        usage_of(count(usage.get("prompt_tokens")), count(usage.get("completion_tokens"))),
+        ttft,
+        gen.reader.finish_reason,
+    )
+
+
+def done_of_row(msg: Message) -> Done:
+    return Done(
+        str(msg.status), msg.error, usage_of(msg.prompt_tokens, msg.completion_tokens), msg.ttft_ms, msg.finish_reason
+    )
+
+
+async def replay(msg: Message, after: int) -> AsyncIterator[AnswerEvent]:
+    """A finished (stored) answer: the rest of its text, then its end."""
+    yield Snapshot(msg.content[after:], max(after, len(msg.content)), None)
+    yield done_of_row(msg)
+
+
+class _Mailbox:
+    """Collects a generation's events for one reader; coalesces while the reader is busy."""
+
+    def __init__(self, gen: Generation) -> None:
+        self.gen = gen
+        self.items: list[list[str] | Status] = []  # text pieces of one pending delta, or a pending status
+        self.done: Done | None = None
+        self.wake = asyncio.Event()
+
+    def put(self, event: Published) -> None:
+        if event.delta:
+            if self.items and isinstance(self.items[-1], list):
+                self.items[-1].append(event.delta)
+            else:
+                self.items.append([event.delta])
+        elif event.final:
+            self.done = done_of(self.gen, event.phase, event.detail)
+        elif event.phase:
+            status = status_of(event.phase, event.detail)
+            if self.items and isinstance(self.items[-1], Status):
+                self.items[-1] = status
+            else:
+                self.items.append(status)
+        self.wake.set()
+
+    async def take(self) -> list[str] | Status | Done:
+        while not self.items and self.done is None:
+            self.wake.clear()
+            await self.wake.wait()
+        return self.items.pop(0) if self.items else self.done  # type: ignore[return-value]
+
+
+async def follow(gen: Generation, after: int) -> AsyncIterator[AnswerEvent]:
+    """A running answer, from `after` on. Snapshot and registration are one step in the publisher,
+    so no text falls between them or arrives twice. Leaving (or being cancelled) only unsubscribes."""
+    box = _Mailbox(gen)
+    snap, unsubscribe = gen.publisher.subscribe(box.put)
+    try:
+        offset = len(snap.text)
+        live = None if snap.final else status_of(snap.phase, snap.detail)
+        yield Snapshot(snap.text[after:], max(offset, after), live)
+        if snap.final:
+            yield done_of(gen, snap.phase, snap.detail)
+            return
+        while True:
+            item = await box.take()
+            if isinstance(item, list):
+                text = "".join(item)
+                start, offset = offset, offset + len(text)
+                if offset > after:  # a reader ahead of the snapshot skips what it already has
+                    yield Delta(text[max(0, after - start) :], offset)
+            else:
+                yield item
+                if isinstance(item, Done):
+                    return
+    finally:
+        unsubscribe()
