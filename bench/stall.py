@@ -346,8 +346,10 @@ def main() -> None:
     print(out)
     if args.results:
         when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         args.results.write_text(
-            f"# Stall benchmark ({when})\n\n`uv run python bench/stall.py --results {args.results}`"
+            f"# Stall benchmark ({when}, after = {head.stdout.strip() or 'working tree'})\n\n"
+            f"`uv run python bench/stall.py --before '{args.before}' --results {args.results}`"
             f" (see the docstring for the method).\n\n{out}\n"
         )
 
