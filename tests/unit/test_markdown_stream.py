@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import services.markdown_stream as ms
+import services.markdown.stream as ms
 from services.markdown import MarkdownStream, Patch, apply_patch, render_markdown
-from services.markdown_stream import u16len
+from services.markdown.patch import u16len
 
 # ---------------------------------------------------------------------------------------------
 # markdown generator

@@ -1,6 +1,6 @@
 """Markdown → sanitized HTML, one top-level block at a time.
 
-Why blocks: the streaming renderer (``markdown_stream``) renders each finished top-level block once
+Why blocks: the streaming renderer (``stream.py``) renders each finished top-level block once
 and never again, so the reference renderer must be defined the same way — every top-level block is
 rendered and sanitized on its own and the results are concatenated. That also keeps every block's
 HTML balanced (an unclosed ``<div>`` in one block cannot swallow the next one).
