@@ -346,8 +346,9 @@ class TableParts(NamedTuple):
     safe: tuple[str, list[str]] | None  # head and rows sanitized, None if raw HTML is in the table
 
 
-def render_table(src: str) -> TableParts | None:
-    """Parts of the table that src starts with; None unless that table is src's only block.
+def render_table(src: str, refs: Refs | None = None) -> TableParts | None:
+    """Parts of the table that src starts with; None unless that table is src's only block. Links
+    may use ``refs`` (defined elsewhere).
 
     A body row renders the same under any table with the same header and delimiter lines (up to
     markdown-it's limit on filled-in cells), so the stream renders each finished row once and joins
@@ -355,7 +356,7 @@ def render_table(src: str) -> TableParts | None:
     (``safe``); raw HTML in one cell (``<textarea>``, ``</table>``) can change how the rest of the
     table is sanitized, so then only the whole table may be.
     """
-    env: dict[str, Any] = {}
+    env = _env(refs)
     tokens = _MD.parse(src, env)
     blocks = split_blocks(tokens)
     if len(blocks) != 1 or blocks[0].type != "table_open":

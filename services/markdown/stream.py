@@ -482,7 +482,7 @@ class MarkdownStream:
         sub = self._src[t.row_off :]
         if len(sub) > WINDOW:  # one endless row
             return None
-        parts = render_table(t.head_src + sub)
+        parts = render_table(t.head_src + sub, self._refs)
         done = sub.count("\n")
         if (
             parts is None
