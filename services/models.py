@@ -24,8 +24,10 @@ class Status(StrEnum):
     FILTERED = "filtered"
     INTERRUPTED = "interrupted"
 
-
-FINAL_STATUSES = frozenset({Status.DONE, Status.STOPPED, Status.ERROR, Status.FILTERED, Status.INTERRUPTED})
+    @property
+    def final(self) -> bool:
+        """Every status but streaming is an end: the answer's text will not change again."""
+        return self is not Status.STREAMING
 
 
 class Conversation(SQLModel, table=True):

@@ -95,15 +95,14 @@ class Store:
 
         return await self._run(fn)
 
-    async def touch_conversation(self, owner: str, conversation_id: str, title: str | None = None) -> None:
+    async def touch_conversation(self, owner: str, conversation_id: str) -> None:
+        """A new message moves the conversation to the top of the list."""
+
         def fn(s: Session) -> None:
-            values: dict[str, Any] = {"updated_at": utcnow()}
-            if title is not None:
-                values["title"] = title
             s.execute(
                 update(Conversation)
                 .where(col(Conversation.id) == conversation_id, col(Conversation.owner) == owner)
-                .values(**values)
+                .values(updated_at=utcnow())
             )
             s.commit()
 

@@ -304,18 +304,10 @@ def render_markdown(text: str) -> str:
     return "".join(sanitize(_render_tokens(tokens[b.start : b.end], env)) for b in split_blocks(tokens))
 
 
-def render_block_source(src: str, hidden: bool | None = None, refs: Refs | None = None) -> str:
-    """Render the source of whole top-level block(s); links may use ``refs`` (defined elsewhere).
-
-    ``hidden`` forces list tightness (paragraphs at level 2 hidden or not); used by the stream to
-    render list items on their own.
-    """
+def render_block_source(src: str, refs: Refs | None = None) -> str:
+    """Render the source of whole top-level block(s); links may use ``refs`` (defined elsewhere)."""
     env = _env(refs)
     tokens = _MD.parse(src, env)
-    if hidden is not None:
-        for tok in tokens:
-            if tok.level == 2 and tok.type in ("paragraph_open", "paragraph_close"):
-                tok.hidden = hidden
     return "".join(sanitize(_render_tokens(tokens[b.start : b.end], env)) for b in split_blocks(tokens))
 
 
