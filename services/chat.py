@@ -14,7 +14,7 @@ from services.context import build_prompt, visible_history
 from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
 from services.llm import Backend
-from services.models import Conversation, Message, Status
+from services.models import Conversation, Message, Role, Status
 from services.rendered import RenderedHtml
 from services.settings import Settings
 from services.store import Store
@@ -80,7 +80,7 @@ class ChatService:
                 conv = await self.store.create_conversation(owner, make_title(text))
             with self._reserved(owner, conv.id):
                 user = await self.store.add_message(
-                    Message(conversation_id=conv.id, owner=owner, role="user", content=text)
+                    Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text)
                 )
                 await self.store.touch_conversation(owner, conv.id)
                 assistant, gen = await self._answer(owner, conv.id, user.id, stream)
@@ -146,7 +146,7 @@ class ChatService:
     async def _own_answer(self, owner: str, message_id: int) -> tuple[Message, Conversation]:
         msg = await self.store.get_message(owner, message_id)
         conv = await self.store.get_conversation(owner, msg.conversation_id) if msg is not None else None
-        if msg is None or conv is None or msg.role != "assistant":
+        if msg is None or conv is None or msg.role != Role.ASSISTANT:
             raise ChatError("That answer no longer exists.")
         return msg, conv
 
@@ -157,7 +157,7 @@ class ChatService:
             Message(
                 conversation_id=conversation_id,
                 owner=owner,
-                role="assistant",
+                role=Role.ASSISTANT,
                 status=Status.STREAMING,
                 reply_to=reply_to,
                 model=self.backend.model,

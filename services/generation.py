@@ -30,7 +30,7 @@ from services.errors import (
     storage_reason,
 )
 from services.llm import Backend
-from services.models import Status
+from services.models import Phase, Status
 from services.publisher import BatchingPublisher
 from services.settings import Settings
 from services.sse import chat_chunks
@@ -184,11 +184,11 @@ class Generation:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 break
-            self.publisher.set_phase("retrying", f"{reason} — retrying in {math.ceil(left)} s")
+            self.publisher.set_phase(Phase.RETRYING, f"{reason} — retrying in {math.ceil(left)} s")
             await asyncio.sleep(min(1.0, left))
 
     async def _once(self) -> None:
-        self.publisher.set_phase("connecting")
+        self.publisher.set_phase(Phase.CONNECTING)
         request: dict[str, Any] = {
             "model": self.backend.model,
             "messages": self.prompt,
@@ -196,7 +196,7 @@ class Generation:
         }
         completions = self.backend.client.chat.completions
         if not self.stream:
-            self.publisher.set_phase("waiting")
+            self.publisher.set_phase(Phase.WAITING)
             raw = await completions.with_raw_response.create(stream=False, **request)
             try:
                 body = raw.http_response.json()
@@ -208,7 +208,7 @@ class Generation:
             stream=True, stream_options={"include_usage": True}, **request
         )
         async with opened as response, contextlib.aclosing(chat_chunks(response.http_response)) as chunks:
-            self.publisher.set_phase("waiting")
+            self.publisher.set_phase(Phase.WAITING)
             since_yield = time.monotonic()
             while True:
                 try:
@@ -244,7 +244,7 @@ class Generation:
             return
         if self.first_token_at is None:
             self.first_token_at = time.time()
-            self.publisher.set_phase("streaming")
+            self.publisher.set_phase(Phase.STREAMING)
         self.publisher.add(text)
 
     async def _checkpoint_loop(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services import markdown
 from services.markdown import render_markdown
-from services.models import Message, RenderedAnswer, Status
+from services.models import Message, RenderedAnswer, Role, Status
 from services.store import Store
 
 __all__ = ["RENDERER_VERSION", "RenderedHtml", "digest", "markdown_sources", "renderer_version"]
@@ -85,7 +85,7 @@ class RenderedHtml:
 
     async def html_for(self, owner: str, messages: list[Message]) -> dict[int, str]:
         """HTML of the finished answers among `messages`, by id; renders and saves what is missing."""
-        finished = [m for m in messages if m.role == "assistant" and m.id is not None and Status(m.status).final]
+        finished = [m for m in messages if m.role == Role.ASSISTANT and m.id is not None and Status(m.status).final]
         cached = await self.store.get_rendered(owner, [m.id for m in finished if m.id is not None])
         html: dict[int, str] = {}
         missing: list[Message] = []
