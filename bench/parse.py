@@ -5,8 +5,8 @@
 One answer of `--tokens` one-token chunks (Azure-shaped, with content-filter fields) comes from
 the fake upstream over real loopback HTTP as fast as it can send. The client reads it two ways,
 alternating rounds: *sdk* is the usual pattern (`create(stream=True)`, iterate the typed chunks,
-read `choices[0].delta.content`); *raw* is what `Generation` does (`with_streaming_response`,
-`services.sse.chat_chunks`, `AnswerReader`). CPU is the reading thread's own time
+read `choices[0].delta.content`); *raw* is what `Generation` does (`Backend.stream`: the SDK's
+`with_streaming_response`, `services.sse.chat_chunks`, `AnswerReader`). CPU is the reading thread's own time
 (`time.thread_time`), so the fake upstream's thread is not counted. Prints the median per round.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
@@ -24,8 +25,8 @@ from openai import AsyncOpenAI
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.chunks import AnswerReader  # noqa: E402
-from services.sse import chat_chunks  # noqa: E402
+from services.llm import Backend, openai_backend  # noqa: E402
+from services.settings import Settings  # noqa: E402
 from tests.fake_upstream import FakeUpstream, Reply  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "go"}]
@@ -41,20 +42,19 @@ async def read_sdk(client: AsyncOpenAI) -> int:
     return len("".join(text))
 
 
-async def read_raw(client: AsyncOpenAI) -> int:
+async def read_raw(backend: Backend) -> int:
     text: list[str] = []
-    reader = AnswerReader(text.append)
-    opened = client.chat.completions.with_streaming_response.create(model="m", messages=PROMPT, stream=True)
-    async with opened as response:
-        async for chunk in chat_chunks(response.http_response):
-            reader.chunk(chunk)
+    async with contextlib.aclosing(backend.stream(PROMPT, stream=True)) as parts:
+        async for part in parts:
+            if isinstance(part, str):
+                text.append(part)
     return len("".join(text))
 
 
-async def one_round(fake: FakeUpstream, client: AsyncOpenAI, how: str, tokens: int) -> float:
+async def one_round(fake: FakeUpstream, backend: Backend, how: str, tokens: int) -> float:
     fake.enqueue(Reply(text="tok " * tokens))
     started = time.thread_time()
-    size = await (read_sdk if how == "sdk" else read_raw)(client)
+    size = await (read_sdk(backend.client) if how == "sdk" else read_raw(backend))
     spent = time.thread_time() - started
     if size < 3 * tokens:
         raise RuntimeError(f"{how}: read {size} characters, expected about {4 * tokens}")
@@ -67,19 +67,20 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     fake = FakeUpstream().start()
-    client = AsyncOpenAI(base_url=f"{fake.url}/v1", api_key="k", max_retries=0)
+    settings = Settings(_env_file=None, openai_base_url=f"{fake.url}/v1", openai_api_key="k", openai_model="m")
+    backend = openai_backend(settings)
     try:
-        await one_round(fake, client, "sdk", 200)  # warm both paths: imports, model classes, connection
-        await one_round(fake, client, "raw", 200)
+        await one_round(fake, backend, "sdk", 200)  # warm both paths: imports, model classes, connection
+        await one_round(fake, backend, "raw", 200)
         results: dict[str, list[float]] = {"sdk": [], "raw": []}
         for i in range(args.rounds):
             for how in ("sdk", "raw") if i % 2 == 0 else ("raw", "sdk"):
-                results[how].append(await one_round(fake, client, how, args.tokens))
+                results[how].append(await one_round(fake, backend, how, args.tokens))
     finally:
-        await client.close()
+        await backend.aclose()
         fake.stop()
     print(f"{args.tokens} chunks per round, {args.rounds} rounds each, alternating; client CPU per chunk")
-    for how, label in (("sdk", "SDK typed stream (naive)"), ("raw", "raw SSE + AnswerReader (ours)")):
+    for how, label in (("sdk", "SDK typed stream (naive)"), ("raw", "Backend.stream (ours)")):
         xs = results[how]
         print(f"  {label:32} median {statistics.median(xs):6.1f} µs  (min {min(xs):.1f}, max {max(xs):.1f})")
     ratio = statistics.median(results["sdk"]) / statistics.median(results["raw"])

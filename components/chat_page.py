@@ -20,7 +20,7 @@ from components.theme import add_theme
 from services.chat import ChatError, Sent
 from services.generation import Generation
 from services.identity import UNREADABLE
-from services.models import Message, Status
+from services.models import Message, Role, Status
 from services.runtime import AppContext
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class ChatPage:
             self.owner, self.conversation_id, limit=limit, max_chars=max_chars, before=before, since=since
         )
         html = await self.ctx.rendered.html_for(self.owner, messages)
-        questions = [m.id for m in messages if m.role == "user" and m.id is not None]
+        questions = [m.id for m in messages if m.role == Role.USER and m.id is not None]
         if questions:
             self.oldest = min(questions)
         return Turns(messages, html, more)
@@ -205,9 +205,9 @@ class ChatPage:
         """Each question, then the version of its answer this tab shows (the chosen one, else the newest)."""
         answers: dict[int, list[Message]] = {}
         for m in turns.messages:
-            if m.role == "assistant" and m.reply_to is not None:
+            if m.role == Role.ASSISTANT and m.reply_to is not None:
                 answers.setdefault(m.reply_to, []).append(m)
-        questions = [m for m in turns.messages if m.role == "user"]
+        questions = [m for m in turns.messages if m.role == Role.USER]
         added: list[ui.element] = []
         for q in questions:
             added.append(UserMessage(q))

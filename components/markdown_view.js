@@ -1,4 +1,4 @@
-// MarkdownView: applies server-side markdown patches (see services/markdown_stream.py).
+// MarkdownView: applies server-side markdown patches (wire format: services/markdown/patch.py).
 //
 // State is two HTML strings: committed blocks (append-only, in `done`) and the open tail (in
 // `tail`, rebuilt from its string on every patch). Every patch is numbered (`n`) so that a patch

@@ -80,15 +80,6 @@ class MarkdownView(ui.element, component="markdown_view.js"):
         """All markdown source pushed so far (the browser shows it as soon as it is rendered)."""
         return "".join(self._parts)
 
-    @property
-    def finished(self) -> bool:
-        """True once ``finish()`` was called (until the next ``reset``)."""
-        return self._finishing
-
-    def html(self) -> str:
-        """The HTML the browser shows (committed blocks + open tail)."""
-        return self._stream.html()
-
     def push(self, delta: str) -> None:
         """Append text; only what changed is sent, once rendered."""
         if delta:

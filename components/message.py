@@ -10,16 +10,18 @@ from nicegui import ui
 
 from components.markdown_view import MarkdownView
 from services.generation import REFUSAL_NOTE, Generation
-from services.models import Message, Status
+from services.models import Message, Phase, Role, Status
 from services.publisher import Event
 
 Action = Callable[[Message], Awaitable[None]]
 
 PHASE_TEXT = {
-    "connecting": "Connecting…",
-    "waiting": "Thinking…",
-    "streaming": "",
+    Phase.CONNECTING: "Connecting…",
+    Phase.WAITING: "Thinking…",
+    Phase.STREAMING: "",
+    Phase.RETRYING: "",  # its detail says why and for how long
 }
+COUNTING = (Phase.CONNECTING, Phase.WAITING)  # nothing arrived yet: the status line counts seconds
 RETRYABLE = {Status.ERROR, Status.STOPPED, Status.INTERRUPTED, Status.FILTERED}
 UNSAVED_NOTE = (
     "This answer could not be saved: the database is busy or unavailable. "
@@ -32,7 +34,7 @@ class UserMessage(ui.element):
 
     def __init__(self, message: Message) -> None:
         super().__init__("div")
-        self.props(f"data-role=user data-status={message.status} data-message-id={message.id}")
+        self.props(f"data-role={Role.USER} data-status={message.status} data-message-id={message.id}")
         self.classes("msg msg-user self-end")
         with self:
             ui.label(message.content).classes("whitespace-pre-wrap break-words")
@@ -66,9 +68,9 @@ class AssistantMessage(ui.element):
         self._unwatch_saved: Callable[[], None] | None = None
         self._on_final: Callable[[], None] | None = None
         self._phase_started = time.time()
-        self._phase = ""
+        self._phase: Phase | None = None
         self.classes("msg msg-assistant")
-        self.props(f"data-role=assistant data-message-id={message.id}")
+        self.props(f"data-role={Role.ASSISTANT} data-message-id={message.id}")
         with self:
             self.declined = ui.badge("Declined", color="grey-7").props("outline").classes("self-start")
             self.declined.tooltip("The model refused this request; its words are shown as it said them.")
@@ -91,9 +93,9 @@ class AssistantMessage(ui.element):
         self._show_saved(generation.saved is not False)
         snapshot, self._unsubscribe = generation.publisher.subscribe(self._on_event)
         self.body.reset(snapshot.text)
-        if snapshot.final:
+        if snapshot.status is not None:
             self.body.finish()
-            self._set_status(Status(snapshot.phase), snapshot.detail)
+            self._set_status(snapshot.status, snapshot.detail)
             if on_final is not None:
                 on_final()
         else:
@@ -123,23 +125,23 @@ class AssistantMessage(ui.element):
             return
         if event.delta:
             self.body.push(event.delta)
-        if event.final:
+        if event.status is not None:
             self.body.finish()
             self.message.content = self.body.text
             self._unsubscribe = None
-            self._set_status(Status(event.phase), event.detail)
+            self._set_status(event.status, event.detail)
             if self._on_final is not None:
                 self._on_final()
-        elif event.phase:
+        elif event.phase is not None:
             self._set_phase(event.phase, event.detail)
 
-    def _set_phase(self, phase: str, detail: str) -> None:
+    def _set_phase(self, phase: Phase, detail: str) -> None:
         self._phase = phase
         self._set_attr("data-status", Status.STREAMING)
         self._set_attr("data-phase", phase)
-        self.status_line.text = detail or PHASE_TEXT.get(phase, "")
-        self.status_line.classes(replace="msg-status thinking" if phase in ("connecting", "waiting") else "msg-status")
-        self._ticker.active = phase in ("connecting", "waiting")
+        self.status_line.text = detail or PHASE_TEXT[phase]
+        self.status_line.classes(replace="msg-status thinking" if phase in COUNTING else "msg-status")
+        self._ticker.active = phase in COUNTING
         self.note.text = ""
         self.declined.set_visibility(False)
         self._tick()
@@ -147,7 +149,7 @@ class AssistantMessage(ui.element):
 
     def _tick(self) -> None:
         """Counts seconds since sending while nothing has arrived, so a slow model never looks frozen."""
-        if self._phase not in ("connecting", "waiting"):
+        if self._phase not in COUNTING:
             return
         elapsed = int(time.time() - self._phase_started)
         label = PHASE_TEXT[self._phase]
@@ -155,10 +157,10 @@ class AssistantMessage(ui.element):
 
     def _set_status(self, status: Status, note: str) -> None:
         self.message.status, self.message.error = status, note
-        self._phase = ""
+        self._phase = None
         self._ticker.active = False
         self._set_attr("data-status", status)
-        self._set_attr("data-phase", status)
+        self._set_attr("data-phase", None)  # a final status is no phase
         self.status_line.text = "Generating…" if status == Status.STREAMING else ""
         self.status_line.classes(replace="msg-status")
         self.note.text = "Stopped." if status == Status.STOPPED else note
@@ -168,8 +170,13 @@ class AssistantMessage(ui.element):
         self._refresh_actions(streaming=status == Status.STREAMING)
 
     def _set_attr(self, name: str, value: Any) -> None:
-        if self._props.get(name) != value:
-            self._props[name] = str(value)
+        """Sends an update only on a change; None removes the attribute."""
+        new = None if value is None else str(value)
+        if self._props.get(name) != new:
+            if new is None:
+                del self._props[name]
+            else:
+                self._props[name] = new
             self.update()
 
     # actions -------------------------------------------------------------------------------

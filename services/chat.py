@@ -16,7 +16,7 @@ from services.context import build_prompt, visible_history
 from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
 from services.llm import Backend
-from services.models import Conversation, Message, Status
+from services.models import Conversation, Message, Role, Status
 from services.rendered import RenderedHtml
 from services.settings import Settings
 from services.store import Store
@@ -112,7 +112,7 @@ class ChatService:
                 conv = await self.store.create_conversation(owner, make_title(text))
             with self._reserved(owner, conv.id):
                 user = await self.store.add_message(
-                    Message(conversation_id=conv.id, owner=owner, role="user", content=text)
+                    Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text)
                 )
                 await self.store.touch_conversation(owner, conv.id)
                 assistant, gen = await self._answer(owner, conv.id, user.id, stream)
@@ -178,7 +178,7 @@ class ChatService:
     async def _own_answer(self, owner: str, message_id: int) -> tuple[Message, Conversation]:
         msg = await self.store.get_message(owner, message_id)
         conv = await self.store.get_conversation(owner, msg.conversation_id) if msg is not None else None
-        if msg is None or conv is None or msg.role != "assistant":
+        if msg is None or conv is None or msg.role != Role.ASSISTANT:
             raise NotFound("That answer no longer exists.")
         return msg, conv
 
@@ -189,7 +189,7 @@ class ChatService:
             Message(
                 conversation_id=conversation_id,
                 owner=owner,
-                role="assistant",
+                role=Role.ASSISTANT,
                 status=Status.STREAMING,
                 reply_to=reply_to,
                 model=self.backend.model,
@@ -268,7 +268,7 @@ class ChatService:
         gen = self.hub.get(owner, message_id)
         if gen is None:
             msg = await self.store.get_message(owner, message_id)
-            if msg is None or msg.role != "assistant":
+            if msg is None or msg.role != Role.ASSISTANT:
                 raise NotFound("That answer does not exist.")
             gen = self.hub.get(owner, message_id)
             if gen is None and msg.status == Status.STREAMING:  # its final row was written while we read
@@ -294,7 +294,7 @@ class ChatService:
         if gen is not None:
             msg.content = gen.publisher.text
             if gen.done:
-                msg.status, msg.error = gen.publisher.phase, gen.publisher.detail
+                msg.status, msg.error = gen.publisher.status, gen.publisher.detail
         return msg
 
     async def complete(self, owner: str, messages: list[dict[str, str]], *, stream: bool, store: bool) -> Started:
@@ -309,20 +309,20 @@ class ChatService:
             self._start(owner, "", message_id, messages, stream)
             return Started(message_id, None)
         with self._storage("The request could not be saved"):
-            question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+            question = next((m["content"] for m in reversed(messages) if m["role"] == Role.USER), "")
             conv = await self.store.create_conversation(owner, make_title(question) or "API request")
             reply_to: int | None = None
             for m in messages:
-                if m["role"] in ("user", "assistant"):
+                if m["role"] in (Role.USER, Role.ASSISTANT):
                     row = Message(conversation_id=conv.id, owner=owner, role=m["role"], content=m["content"])
-                    row.reply_to = reply_to if m["role"] == "assistant" else None
+                    row.reply_to = reply_to if m["role"] == Role.ASSISTANT else None
                     row = await self.store.add_message(row)
-                    reply_to = row.id if row.role == "user" else reply_to
+                    reply_to = row.id if row.role == Role.USER else reply_to
             assistant = await self.store.add_message(
                 Message(
                     conversation_id=conv.id,
                     owner=owner,
-                    role="assistant",
+                    role=Role.ASSISTANT,
                     status=Status.STREAMING,
                     reply_to=reply_to,
                     model=self.backend.model,

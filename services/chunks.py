@@ -9,7 +9,6 @@ is turned into one by the caller), so the answer ends with a clear error.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,48 +41,74 @@ def flagged_categories(choice: dict[str, Any]) -> list[str]:
     return [name.replace("_", " ") for name, v in results.items() if isinstance(v, dict) and v.get("filtered")]
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How the model ended an answer, and what it said besides text."""
+
+    finish_reason: str = ""  # empty: the answer never said it was complete
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    refused: bool = False  # the text is the model's refusal
+    tools: tuple[str, ...] = ()  # functions the model asked us to call
+    flagged: tuple[str, ...] = ()  # content-filter categories, also ones flagged after the last text
+
+
 @dataclass
 class AnswerReader:
-    """Collects one answer from streamed chunks or a whole completion; text goes to `on_text`."""
+    """Collects one answer from streamed chunks or a whole completion: each call returns the text
+    it found, and `ending()` the rest."""
 
-    on_text: Callable[[str], None]
     finish_reason: str = ""
     usage: dict[str, Any] | None = None
     refused: bool = False
-    tools: list[str] = field(default_factory=list)  # functions the model asked us to call
-    flagged: list[str] = field(default_factory=list)  # content-filter categories, also late ones
+    tools: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
 
-    def chunk(self, chunk: dict[str, Any]) -> None:
+    def chunk(self, chunk: dict[str, Any]) -> str:
         """Azure sends chunks with no choices (prompt filter, usage) and choices with no delta."""
-        self._parts(chunk, "delta")
+        return self._parts(chunk, "delta")
 
-    def completion(self, result: dict[str, Any]) -> None:
+    def completion(self, result: dict[str, Any]) -> str:
         """A non-streamed answer: the same parts, in `message` instead of `delta`."""
-        self._parts(result, "message")
+        return self._parts(result, "message")
 
-    def _parts(self, body: dict[str, Any], key: str) -> None:
+    def ending(self) -> Ending:
+        usage = self.usage or {}
+        return Ending(
+            self.finish_reason,
+            count(usage.get("prompt_tokens")),
+            count(usage.get("completion_tokens")),
+            self.refused,
+            tuple(self.tools),
+            tuple(self.flagged),
+        )
+
+    def _parts(self, body: dict[str, Any], key: str) -> str:
         usage = body.get("usage")
         if isinstance(usage, dict):
             self.usage = usage
+        text = ""
         for choice in body.get("choices") or ():
             part = choice.get(key)
             if part is not None:
-                self._part(part)
+                text += self._part(part)
             for name in flagged_categories(choice):
                 if name not in self.flagged:
                     self.flagged.append(name)
             if choice.get("finish_reason"):
                 self.finish_reason = as_text(choice["finish_reason"])
+        return text
 
-    def _part(self, part: dict[str, Any]) -> None:
-        self.on_text(as_text(part.get("content")))
+    def _part(self, part: dict[str, Any]) -> str:
+        text = as_text(part.get("content"))
         refusal = as_text(part.get("refusal"))
         if refusal:
             self.refused = True
-            self.on_text(refusal)
+            text += refusal
         calls = part.get("tool_calls") or ()
         legacy = part.get("function_call")  # the deprecated single-function form
         for function in [c.get("function") for c in calls] + [legacy]:
             name = as_text((function or {}).get("name"))
             if name and name not in self.tools:
                 self.tools.append(name)
+        return text

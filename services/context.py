@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.models import Message
+from services.models import Message, Role
 
 PER_MESSAGE_OVERHEAD = 4
 
@@ -16,9 +16,9 @@ def visible_history(messages: list[Message]) -> list[Message]:
     """What the user sees: each question, then the newest version of its answer (regenerations replace)."""
     latest: dict[int, Message] = {}
     for m in messages:
-        if m.role == "assistant" and m.reply_to is not None:
+        if m.role == Role.ASSISTANT and m.reply_to is not None:
             latest[m.reply_to] = m
-    return [m for m in messages if m.role == "user" or (m.reply_to is not None and latest.get(m.reply_to) is m)]
+    return [m for m in messages if m.role == Role.USER or (m.reply_to is not None and latest.get(m.reply_to) is m)]
 
 
 def build_prompt(system_prompt: str, history: list[Message], budget: int) -> list[dict[str, str]]:
@@ -28,7 +28,7 @@ def build_prompt(system_prompt: str, history: list[Message], budget: int) -> lis
     """
     turns = [{"role": m.role, "content": m.content} for m in history if m.content]
     if not turns:
-        return [{"role": "system", "content": system_prompt}]
+        return [{"role": Role.SYSTEM, "content": system_prompt}]
     newest, older = turns[-1], turns[:-1]
     used = estimate_tokens(system_prompt) + estimate_tokens(newest["content"])
     kept: list[dict[str, str]] = []
@@ -40,6 +40,6 @@ def build_prompt(system_prompt: str, history: list[Message], budget: int) -> lis
         used += cost
     kept.reverse()
     # A history that starts with an assistant turn confuses some chat templates.
-    while kept and kept[0]["role"] == "assistant":
+    while kept and kept[0]["role"] == Role.ASSISTANT:
         kept.pop(0)
-    return [{"role": "system", "content": system_prompt}, *kept, newest]
+    return [{"role": Role.SYSTEM, "content": system_prompt}, *kept, newest]

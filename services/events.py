@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from services.chunks import count
-from services.models import Message
+from services.chunks import Ending
+from services.models import Message, Phase
 from services.publisher import Event as Published
 
 if TYPE_CHECKING:
@@ -79,20 +79,14 @@ def usage_of(prompt_tokens: int | None, completion_tokens: int | None) -> dict[s
 
 def status_of(phase: str, detail: str) -> Status:
     """The seconds of a retry countdown are in its detail ("… retrying in 3 s")."""
-    seconds = _SECONDS.search(detail) if phase == "retrying" else None
+    seconds = _SECONDS.search(detail) if phase == Phase.RETRYING else None
     return Status(str(phase), detail, int(seconds.group(1)) if seconds else None)
 
 
 def done_of(gen: Generation, status: str, note: str) -> Done:
-    usage = gen.reader.usage or {}
+    ending = gen.ending or Ending()
     ttft = None if gen.first_token_at is None else int((gen.first_token_at - gen.started_at) * 1000)
-    return Done(
-        str(status),
-        note,
-        usage_of(count(usage.get("prompt_tokens")), count(usage.get("completion_tokens"))),
-        ttft,
-        gen.reader.finish_reason,
-    )
+    return Done(str(status), note, usage_of(ending.prompt_tokens, ending.completion_tokens), ttft, ending.finish_reason)
 
 
 def done_of_row(msg: Message) -> Done:
@@ -122,8 +116,8 @@ class _Mailbox:
                 self.items[-1].append(event.delta)
             else:
                 self.items.append([event.delta])
-        elif event.final:
-            self.done = done_of(self.gen, event.phase, event.detail)
+        elif event.status is not None:
+            self.done = done_of(self.gen, event.status, event.detail)
         elif event.phase:
             status = status_of(event.phase, event.detail)
             if self.items and isinstance(self.items[-1], Status):
@@ -146,10 +140,10 @@ async def follow(gen: Generation, after: int) -> AsyncIterator[AnswerEvent]:
     snap, unsubscribe = gen.publisher.subscribe(box.put)
     try:
         offset = len(snap.text)
-        live = None if snap.final else status_of(snap.phase, snap.detail)
+        live = None if snap.status is not None else status_of(snap.phase, snap.detail)
         yield Snapshot(snap.text[after:], max(offset, after), live)
-        if snap.final:
-            yield done_of(gen, snap.phase, snap.detail)
+        if snap.status is not None:
+            yield done_of(gen, snap.status, snap.detail)
             return
         while True:
             item = await box.take()

@@ -18,11 +18,10 @@ from typing import Any
 
 import openai
 
-from services.chunks import AnswerReader, count
+from services.chunks import Ending
 from services.errors import (
     DurationExceeded,
     Failure,
-    MalformedChunk,
     StreamDropped,
     StreamStalled,
     describe_failure,
@@ -30,10 +29,9 @@ from services.errors import (
     storage_reason,
 )
 from services.llm import Backend
-from services.models import Status
+from services.models import Phase, Status
 from services.publisher import BatchingPublisher
 from services.settings import Settings
-from services.sse import chat_chunks
 from services.store import Store
 
 log = logging.getLogger(__name__)
@@ -76,7 +74,7 @@ class Generation:
         self.store = store
         self.settings = settings
         self.publisher = BatchingPublisher(settings.flush_interval_ms / 1000)
-        self.reader = AnswerReader(self._token)
+        self.ending: Ending | None = None  # how the model ended the answer, once it did
         self.started_at = time.time()
         self.first_token_at: float | None = None
         self.task: asyncio.Task[None] | None = None
@@ -145,20 +143,20 @@ class Generation:
 
     def _outcome(self) -> tuple[Status, str]:
         """What the model did, said honestly: filtered, cut off, a refusal, or a call for a tool."""
-        reader = self.reader
-        which = f" ({', '.join(reader.flagged)})" if reader.flagged else ""
-        if reader.finish_reason == "content_filter":
+        ending = self.ending or Ending()
+        which = f" ({', '.join(ending.flagged)})" if ending.flagged else ""
+        if ending.finish_reason == "content_filter":
             return Status.FILTERED, f"The answer was stopped by the content filter{which}."
-        if reader.flagged:  # Azure's asynchronous filter can flag an answer after its `stop` chunk
+        if ending.flagged:  # Azure's asynchronous filter can flag an answer after its `stop` chunk
             return Status.FILTERED, f"The content filter flagged this answer{which}."
-        if not reader.finish_reason:
+        if not ending.finish_reason:
             raise StreamDropped()
-        if reader.tools:
-            note = f"The model asked to use a tool this app does not offer ({', '.join(reader.tools)})."
+        if ending.tools:
+            note = f"The model asked to use a tool this app does not offer ({', '.join(ending.tools)})."
             return (Status.DONE if self.publisher.full_text else Status.ERROR), note
-        if reader.refused:
+        if ending.refused:
             return Status.DONE, REFUSAL_NOTE
-        if reader.finish_reason == "length":
+        if ending.finish_reason == "length":
             return Status.DONE, "The answer reached the length limit."
         return Status.DONE, ""
 
@@ -184,67 +182,43 @@ class Generation:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 break
-            self.publisher.set_phase("retrying", f"{reason} — retrying in {math.ceil(left)} s")
+            self.publisher.set_phase(Phase.RETRYING, f"{reason} — retrying in {math.ceil(left)} s")
             await asyncio.sleep(min(1.0, left))
 
     async def _once(self) -> None:
-        self.publisher.set_phase("connecting")
-        request: dict[str, Any] = {
-            "model": self.backend.model,
-            "messages": self.prompt,
-            **self.backend.request_options,
-        }
-        completions = self.backend.client.chat.completions
-        if not self.stream:
-            self.publisher.set_phase("waiting")
-            raw = await completions.with_raw_response.create(stream=False, **request)
-            try:
-                body = raw.http_response.json()
-            except ValueError as exc:
-                raise MalformedChunk() from exc
-            self._read(self.reader.completion, body)
-            return
-        opened = completions.with_streaming_response.create(
-            stream=True, stream_options={"include_usage": True}, **request
-        )
-        async with opened as response, contextlib.aclosing(chat_chunks(response.http_response)) as chunks:
-            self.publisher.set_phase("waiting")
+        """One attempt: the backend's parts, published as they come. A streamed answer that sends
+        nothing for IDLE_TIMEOUT_S once the server took the request is stalled."""
+        self.publisher.set_phase(Phase.CONNECTING)
+        idle: float | None = None
+        async with contextlib.aclosing(self.backend.stream(self.prompt, self.stream)) as parts:
             since_yield = time.monotonic()
             while True:
                 try:
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Stop that lands
                     # just as a chunk arrives, and the answer would run on to the end.
-                    async with asyncio.timeout(self.settings.idle_timeout_s):
-                        chunk = await anext(chunks)
+                    async with asyncio.timeout(idle):
+                        part = await anext(parts)
                 except StopAsyncIteration:
                     return
                 except TimeoutError as exc:
                     raise StreamStalled() from exc
-                except (openai.APIError, MalformedChunk):
-                    raise
-                except Exception as exc:  # the transport broke mid-stream
-                    raise StreamDropped() from exc
-                self._read(self.reader.chunk, chunk)
+                if isinstance(part, str):
+                    self._token(part)
+                elif isinstance(part, Ending):
+                    self.ending = part
+                else:  # accepted
+                    self.publisher.set_phase(Phase.WAITING)
+                    idle = self.settings.idle_timeout_s if self.stream else None
                 if time.monotonic() - since_yield > YIELD_AFTER_S:
                     await asyncio.sleep(0)
                     since_yield = time.monotonic()
-
-    @staticmethod
-    def _read(take: Callable[[Any], None], part: Any) -> None:
-        """A chunk of an unexpected shape ends the answer as unreadable, keeping the text so far."""
-        try:
-            take(part)
-        except MalformedChunk:
-            raise
-        except Exception as exc:
-            raise MalformedChunk() from exc
 
     def _token(self, text: str) -> None:
         if not text:
             return
         if self.first_token_at is None:
             self.first_token_at = time.time()
-            self.publisher.set_phase("streaming")
+            self.publisher.set_phase(Phase.STREAMING)
         self.publisher.add(text)
 
     async def _checkpoint_loop(self) -> None:
@@ -265,19 +239,18 @@ class Generation:
                 saved, wait = len(text), self.settings.checkpoint_interval_s
 
     def _final_values(self, status: Status, note: str) -> dict[str, Any]:
+        ending = self.ending or Ending()
         values: dict[str, Any] = {
             "content": self.publisher.full_text,
             "status": status,
             "error": note,
-            "finish_reason": self.reader.finish_reason,
+            "finish_reason": ending.finish_reason,
             "model": self.backend.model,
+            "prompt_tokens": ending.prompt_tokens,
+            "completion_tokens": ending.completion_tokens,
         }
         if self.first_token_at is not None:
             values["ttft_ms"] = int((self.first_token_at - self.started_at) * 1000)
-        usage = self.reader.usage
-        if usage is not None:
-            values["prompt_tokens"] = count(usage.get("prompt_tokens"))
-            values["completion_tokens"] = count(usage.get("completion_tokens"))
         return values
 
     async def _save_final(self, values: dict[str, Any]) -> None:

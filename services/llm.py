@@ -1,19 +1,47 @@
-"""One `openai` SDK client for every backend: Azure OpenAI, OpenAI-compatible, or the embedded model."""
+"""One `openai` SDK client for every backend: Azure OpenAI, OpenAI-compatible, or the embedded model.
+
+All provider talk is `Backend.stream()`: the request, reading the answer, and turning what the
+server sent into text and an `Ending`. Like simonw/llm's `execute()`, it yields the text as it
+comes; what to do with it (retries, timeouts, publishing, saving) is `services/generation.py`'s.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
-from services.errors import BackendFacts
+from services.chunks import AnswerReader, Ending
+from services.errors import BackendFacts, MalformedChunk, StreamDropped
 from services.settings import Settings
+from services.sse import chat_chunks
 
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+class Accepted:
+    """The model server took the request; from here on the answer is awaited (streamed: the
+    response has begun; whole: the request is sent)."""
+
+
+ACCEPTED = Accepted()
+Part = str | Accepted | Ending  # what `Backend.stream` yields: text, once ACCEPTED, last the Ending
+
+
+def _read(take: Callable[[dict[str, Any]], str], body: Any) -> str:
+    """A chunk of an unexpected shape ends the answer as unreadable (a dict lookup on a list, say)."""
+    try:
+        return take(body)
+    except MalformedChunk:
+        raise
+    except Exception as exc:
+        raise MalformedChunk() from exc
 
 
 @dataclass
@@ -32,6 +60,45 @@ class Backend:
         await self.client.close()
         for close in self.closers:
             await close()
+
+    async def stream(self, prompt: list[dict[str, str]], stream: bool) -> AsyncIterator[Part]:
+        """The answer to `prompt`: `ACCEPTED`, then its text in pieces, then its `Ending`.
+
+        Close it (`contextlib.aclosing`) to stop: that closes the HTTP response. Raises the SDK's
+        errors, `MalformedChunk` for what cannot be read, and `StreamDropped` when the transport
+        breaks mid-answer. Chunks are read as plain dicts from the body (see services/sse.py), and
+        `stream_options.include_usage` asks for the token counts. Not `.stream()`: that helper drops
+        Azure's asynchronous-filter chunks."""
+        request: dict[str, Any] = {"model": self.model, "messages": prompt, **self.request_options}
+        completions = self.client.chat.completions
+        reader = AnswerReader()
+        if not stream:
+            yield ACCEPTED
+            raw = await completions.with_raw_response.create(stream=False, **request)
+            try:
+                body = raw.http_response.json()
+            except ValueError as exc:
+                raise MalformedChunk() from exc
+            text = _read(reader.completion, body)
+            if text:
+                yield text
+            yield reader.ending()
+            return
+        opened = completions.with_streaming_response.create(
+            stream=True, stream_options={"include_usage": True}, **request
+        )
+        async with opened as response, contextlib.aclosing(chat_chunks(response.http_response)) as chunks:
+            yield ACCEPTED
+            try:
+                async for chunk in chunks:
+                    text = _read(reader.chunk, chunk)
+                    if text:
+                        yield text
+            except (openai.APIError, MalformedChunk):
+                raise
+            except Exception as exc:  # the transport broke mid-stream
+                raise StreamDropped() from exc
+        yield reader.ending()
 
 
 def load_credential(spec: str) -> Any:

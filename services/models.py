@@ -14,6 +14,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class Role(StrEnum):
+    """Who wrote a message; the same words as the chat completions API (and `data-role`)."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+class Phase(StrEnum):
+    """Where a running answer is, shown under it until it ends with a final `Status`."""
+
+    CONNECTING = "connecting"  # the request is on its way
+    WAITING = "waiting"  # the model server took it; no token yet
+    STREAMING = "streaming"  # tokens are arriving
+    RETRYING = "retrying"  # rate limited or the server is unavailable: waiting to ask again
+
+
 class Status(StrEnum):
     """What a message is doing; the page shows it and tests read it from `data-status`."""
 
@@ -24,8 +41,10 @@ class Status(StrEnum):
     FILTERED = "filtered"
     INTERRUPTED = "interrupted"
 
-
-FINAL_STATUSES = frozenset({Status.DONE, Status.STOPPED, Status.ERROR, Status.FILTERED, Status.INTERRUPTED})
+    @property
+    def final(self) -> bool:
+        """Every status but streaming is an end: the answer's text will not change again."""
+        return self is not Status.STREAMING
 
 
 class Conversation(SQLModel, table=True):
@@ -40,9 +59,9 @@ class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
     owner: str = Field(index=True)
-    role: str  # "user" | "assistant"
+    role: str  # a Role
     content: str = ""
-    status: str = Status.DONE
+    status: str = Status.DONE  # a Status
     # An assistant message answers one user message; regenerated answers share it (versions).
     reply_to: int | None = Field(default=None, index=True)
     model: str = ""

@@ -12,27 +12,39 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.models import Phase, Status
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Event:
-    """One message to subscribers: new text, a phase change, or the end."""
+    """One message to subscribers: new text, a phase change, or the end (a final `status`).
+
+    `detail` says more about the phase ("retrying in 3 s") or the end (the error, a note)."""
 
     delta: str = ""
-    phase: str = ""
+    phase: Phase | None = None
+    status: Status | None = None
     detail: str = ""
-    final: bool = False
+
+    @property
+    def final(self) -> bool:
+        return self.status is not None
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a late subscriber sees first: everything published so far."""
+    """What a late subscriber sees first: everything published so far; `status` once it ended."""
 
     text: str
-    phase: str
+    phase: Phase
+    status: Status | None
     detail: str
-    final: bool
+
+    @property
+    def final(self) -> bool:
+        return self.status is not None
 
 
 Subscriber = Callable[[Event], None]
@@ -44,14 +56,19 @@ class BatchingPublisher:
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self.text = ""  # published text: every subscriber has seen exactly this (snapshot + deltas)
-        self.phase = "connecting"
+        self.phase = Phase.CONNECTING
+        self.status: Status | None = None  # set once, by close()
         self.detail = ""
-        self.final = False
         self.flushes = 0
         self._pending: list[str] = []
         self._last_flush = -1e9
         self._timer: asyncio.TimerHandle | None = None
         self._subscribers: list[Subscriber] = []
+
+    @property
+    def final(self) -> bool:
+        """Closed: no more text, and every subscriber was told the status."""
+        return self.status is not None
 
     @property
     def full_text(self) -> str:
@@ -70,7 +87,7 @@ class BatchingPublisher:
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
 
-        return Snapshot(self.text, self.phase, self.detail, self.final), unsubscribe
+        return Snapshot(self.text, self.phase, self.status, self.detail), unsubscribe
 
     def add(self, token: str) -> None:
         if not token or self.final:
@@ -97,17 +114,17 @@ class BatchingPublisher:
         self._emit(Event(delta=delta))
         self._last_flush = asyncio.get_running_loop().time()
 
-    def set_phase(self, phase: str, detail: str = "") -> None:
+    def set_phase(self, phase: Phase, detail: str = "") -> None:
         """Text already received goes out before the phase that follows it."""
         self.flush()
         self.phase, self.detail = phase, detail
         self._emit(Event(phase=phase, detail=detail))
 
-    def close(self, phase: str, detail: str = "") -> None:
+    def close(self, status: Status, detail: str = "") -> None:
         """The final flush plus the final status; later subscribers get a final snapshot."""
         self.flush()
-        self.phase, self.detail, self.final = phase, detail, True
-        self._emit(Event(phase=phase, detail=detail, final=True))
+        self.status, self.detail = status, detail
+        self._emit(Event(status=status, detail=detail))
         self._subscribers.clear()
 
     def _emit(self, event: Event) -> None:

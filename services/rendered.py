@@ -5,7 +5,7 @@ event loop stalled every user for seconds. Here the HTML is read from the `rende
 what is missing or stale is rendered in a worker thread, a bounded batch per hop, and saved.
 
 A cached row is valid while both its renderer version and the digest of the message text match.
-The version is derived from the markdown modules' source and the versions of the libraries that
+The version is derived from the source of the `services/markdown` package and the versions of the libraries that
 shape the HTML, so changing the renderer invalidates the cache without anyone remembering to.
 """
 
@@ -18,11 +18,12 @@ from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 
+from services import markdown
 from services.markdown import render_markdown
-from services.models import FINAL_STATUSES, Message, RenderedAnswer
+from services.models import Message, RenderedAnswer, Role, Status
 from services.store import Store
 
-__all__ = ["RENDERER_VERSION", "RenderedHtml", "digest", "renderer_version"]
+__all__ = ["RENDERER_VERSION", "RenderedHtml", "digest", "markdown_sources", "renderer_version"]
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,15 @@ _LIBRARIES = ("markdown-it-py", "mdit-py-plugins", "nh3", "pygments")
 BATCH_CHARS = 24_000
 
 
+def markdown_sources() -> list[Path]:
+    """The renderer's own code: every module of the `services/markdown` package."""
+    return sorted(Path(markdown.__file__).resolve().parent.glob("*.py"))
+
+
 def renderer_version(sources: Iterable[Path] | None = None) -> str:
-    """Hash of every `services/markdown*.py` file plus the versions of the libraries they use."""
-    here = Path(__file__).resolve().parent
+    """Hash of the markdown package's modules plus the versions of the libraries they use."""
     h = hashlib.sha256()
-    for path in sorted(sources if sources is not None else here.glob("markdown*.py")):
+    for path in sorted(sources if sources is not None else markdown_sources()):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for lib in _LIBRARIES:
         try:
@@ -80,7 +85,7 @@ class RenderedHtml:
 
     async def html_for(self, owner: str, messages: list[Message]) -> dict[int, str]:
         """HTML of the finished answers among `messages`, by id; renders and saves what is missing."""
-        finished = [m for m in messages if m.role == "assistant" and m.id is not None and m.status in FINAL_STATUSES]
+        finished = [m for m in messages if m.role == Role.ASSISTANT and m.id is not None and Status(m.status).final]
         cached = await self.store.get_rendered(owner, [m.id for m in finished if m.id is not None])
         html: dict[int, str] = {}
         missing: list[Message] = []

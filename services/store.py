@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from services.models import Conversation, Message, RenderedAnswer, Status, utcnow
+from services.models import Conversation, Message, RenderedAnswer, Role, Status, utcnow
 
 T = TypeVar("T")
 
@@ -95,15 +95,14 @@ class Store:
 
         return await self._run(fn)
 
-    async def touch_conversation(self, owner: str, conversation_id: str, title: str | None = None) -> None:
+    async def touch_conversation(self, owner: str, conversation_id: str) -> None:
+        """A new message moves the conversation to the top of the list."""
+
         def fn(s: Session) -> None:
-            values: dict[str, Any] = {"updated_at": utcnow()}
-            if title is not None:
-                values["title"] = title
             s.execute(
                 update(Conversation)
                 .where(col(Conversation.id) == conversation_id, col(Conversation.owner) == owner)
-                .values(**values)
+                .values(updated_at=utcnow())
             )
             s.commit()
 
@@ -169,7 +168,7 @@ class Store:
 
         def fn(s: Session) -> tuple[list[Message], bool]:
             mine = (col(Message.owner) == owner, col(Message.conversation_id) == conversation_id)
-            stmt = select(Message).where(*mine, col(Message.role) == "user")
+            stmt = select(Message).where(*mine, col(Message.role) == Role.USER)
             if before is not None:
                 stmt = stmt.where(col(Message.id) < before)
             if since is not None:
@@ -178,7 +177,7 @@ class Store:
             answers: dict[int | None, list[Message]] = {}
             if questions:
                 stmt = select(Message).where(
-                    *mine, col(Message.role) == "assistant", col(Message.reply_to).in_([q.id for q in questions])
+                    *mine, col(Message.role) == Role.ASSISTANT, col(Message.reply_to).in_([q.id for q in questions])
                 )
                 for a in s.exec(stmt):
                     answers.setdefault(a.reply_to, []).append(a)
@@ -192,9 +191,9 @@ class Store:
                 page.extend(turn)
             if not page:
                 return [], False
-            first = min(m.id or 0 for m in page if m.role == "user")
+            first = min(m.id or 0 for m in page if m.role == Role.USER)
             older = s.exec(
-                select(Message.id).where(*mine, col(Message.role) == "user", col(Message.id) < first).limit(1)
+                select(Message.id).where(*mine, col(Message.role) == Role.USER, col(Message.id) < first).limit(1)
             ).first()
             return sorted(page, key=lambda m: m.id or 0), older is not None
 

@@ -7,17 +7,18 @@ import contextlib
 from types import SimpleNamespace
 from typing import Any
 
-from services.chunks import AnswerReader
+from services.chunks import Ending
 from services.events import Delta, Done, Snapshot, Status, follow, replay
-from services.models import Message
+from services.models import Message, Phase
+from services.models import Status as ModelStatus
 from services.publisher import BatchingPublisher
 
 
 def running(text: str = "") -> Any:
-    """A generation as `follow` sees it: a real publisher and reader (the answer task is not needed)."""
+    """A generation as `follow` sees it: a real publisher, and its ending once known (no answer task)."""
     pub = BatchingPublisher(interval_s=0)
-    gen = SimpleNamespace(publisher=pub, reader=AnswerReader(lambda _t: None), first_token_at=None, started_at=0.0)
-    pub.set_phase("streaming")
+    gen = SimpleNamespace(publisher=pub, ending=None, first_token_at=None, started_at=0.0)
+    pub.set_phase(Phase.STREAMING)
     if text:
         pub.add(text)
     return gen
@@ -39,14 +40,14 @@ async def test_every_offset_gets_the_rest_exactly_once() -> None:
         await asyncio.sleep(0)
         for ch in full[13:]:
             gen.publisher.add(ch)
-        gen.reader.usage = {"prompt_tokens": 3, "completion_tokens": 9}
-        gen.publisher.close("done")
+        gen.ending = Ending("stop", prompt_tokens=3, completion_tokens=9)
+        gen.publisher.close(ModelStatus.DONE)
         events = await asyncio.wait_for(reader, 2)
         assert text_of(events) == full[after:]
         assert isinstance(events[0], Snapshot) and events[0].status == Status("streaming")
         deltas = [e for e in events if isinstance(e, Delta)]
         assert all(d.offset == full.index(d.text, d.offset - len(d.text)) + len(d.text) for d in deltas)
-        assert events[-1] == Done("done", "", {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12}, None)
+        assert events[-1] == Done("done", "", {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12}, None, "stop")
 
 
 async def test_a_reader_that_does_not_read_holds_one_pending_delta_not_a_queue() -> None:
@@ -56,11 +57,11 @@ async def test_a_reader_that_does_not_read_holds_one_pending_delta_not_a_queue()
     for i in range(5000):  # the reader is busy elsewhere meanwhile
         gen.publisher.add(f"t{i} ")
         if i % 1000 == 0:
-            gen.publisher.set_phase("retrying", f"Rate limited — retrying in {i // 1000} s")
-            gen.publisher.set_phase("streaming")
+            gen.publisher.set_phase(Phase.RETRYING, f"Rate limited — retrying in {i // 1000} s")
+            gen.publisher.set_phase(Phase.STREAMING)
     box_items = gen.publisher._subscribers[0].__self__.items
     assert len(box_items) <= 11  # text and status alternate at most at each phase change
-    gen.publisher.close("done")
+    gen.publisher.close(ModelStatus.DONE)
     rest = await collect(events)
     assert text_of(rest) == "".join(f"t{i} " for i in range(5000))
     assert isinstance(rest[-1], Done)
@@ -70,7 +71,7 @@ async def test_retry_status_carries_its_seconds() -> None:
     gen = running()
     events = follow(gen, 0)
     await anext(events)
-    gen.publisher.set_phase("retrying", "Rate limited — retrying in 7 s")
+    gen.publisher.set_phase(Phase.RETRYING, "Rate limited — retrying in 7 s")
     assert await anext(events) == Status("retrying", "Rate limited — retrying in 7 s", 7)
     await events.aclose()
 
@@ -93,7 +94,7 @@ async def test_leaving_or_being_cancelled_unsubscribes() -> None:
 
 async def test_an_ended_answer_still_in_memory_and_a_stored_one_end_with_done() -> None:
     gen = running("all of it")
-    gen.publisher.close("stopped")
+    gen.publisher.close(ModelStatus.STOPPED)
     events = await collect(follow(gen, 4))
     assert events == [Snapshot("of it", 9, None), Done("stopped", "", None, None)]
     row = Message(

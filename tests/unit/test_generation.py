@@ -353,7 +353,7 @@ async def test_a_second_cancel_during_the_final_save_still_ends_the_answer(
     await asyncio.sleep(0)  # the first cancel lands; the task is now ending
     gen.task.cancel()  # a second one, as a shutdown or a second Stop would send
     row = await finish(chat, "me", sent.assistant_message.id)
-    assert gen.publisher.final and gen.publisher.phase == Status.STOPPED
+    assert gen.publisher.final and gen.publisher.status == Status.STOPPED
     assert row.status == Status.STOPPED
 
 
@@ -493,7 +493,7 @@ async def test_a_locked_database_keeps_the_answer_in_memory_and_saves_it_later(
     gen.watch_saved(saved.put_nowait)
     hold.set()
     assert await asyncio.wait_for(saved.get(), 10) is False  # told, instead of a silent failure
-    assert gen.publisher.final and gen.publisher.phase == Status.DONE  # the page is not left on Stop
+    assert gen.publisher.final and gen.publisher.status == Status.DONE  # the page is not left on Stop
     row = await chat.store.get_message("me", answer_id)
     assert row.status == Status.STREAMING  # the database really has not got it yet ...
     assert chat.hub.get("me", answer_id) is gen  # ... so the hub keeps the whole text for a reload

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-import services.markdown_stream as ms
+import services.markdown.stream as ms
 from services.markdown import MarkdownStream, apply_patch, render_markdown
 
 SIZE = 12 * ms.WINDOW

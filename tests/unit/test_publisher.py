@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from services.models import Phase, Status
 from services.publisher import BatchingPublisher, Event
 
 
@@ -45,7 +46,7 @@ async def test_flushes_are_spaced_by_the_interval() -> None:
     for _ in range(30):
         pub.add("x")
         await asyncio.sleep(0.005)
-    pub.close("done")
+    pub.close(Status.DONE)
     gaps = [b - a for a, b in itertools.pairwise(times[:-2])]  # the close may flush early
     assert gaps and min(gaps) >= 0.045
     assert len(times) < 30
@@ -57,9 +58,9 @@ async def test_close_flushes_what_is_pending_then_reports_the_end() -> None:
     pub.subscribe(events.append)
     pub.add("one ")
     pub.add("two")
-    pub.close("done")
+    pub.close(Status.DONE)
     assert [e.delta for e in events if e.delta] == ["one ", "two"]
-    assert events[-1].final and events[-1].phase == "done"
+    assert events[-1].final and events[-1].status == Status.DONE and events[-1].phase is None
     assert pub.text == "one two"
     assert pub.subscriber_count == 0
 
@@ -71,7 +72,7 @@ async def test_late_subscriber_gets_snapshot_then_only_new_deltas() -> None:
     late: list[Event] = []
     snapshot, _unsub = pub.subscribe(late.append)
     pub.add("third")
-    pub.close("done")
+    pub.close(Status.DONE)
     assert snapshot.text == "first second "
     assert snapshot.text + "".join(e.delta for e in late) == "first second third"
 
@@ -82,7 +83,7 @@ async def test_snapshot_excludes_pending_text_so_nothing_is_doubled() -> None:
     pub.add("b")  # pending, not yet published
     seen: list[Event] = []
     snapshot, _ = pub.subscribe(seen.append)
-    pub.close("done")
+    pub.close(Status.DONE)
     assert snapshot.text == "a"
     assert snapshot.text + "".join(e.delta for e in seen) == "ab"
 
@@ -112,8 +113,8 @@ async def test_phase_change_flushes_text_received_before_it() -> None:
     pub.subscribe(events.append)
     pub.add("a")
     pub.add("b")
-    pub.set_phase("retrying", "Rate limited — retrying in 2 s")
-    assert [(e.delta, e.phase) for e in events] == [("a", ""), ("b", ""), ("", "retrying")]
+    pub.set_phase(Phase.RETRYING, "Rate limited — retrying in 2 s")
+    assert [(e.delta, e.phase) for e in events] == [("a", None), ("b", None), ("", Phase.RETRYING)]
 
 
 async def test_interval_counts_from_the_end_of_a_slow_flush() -> None:

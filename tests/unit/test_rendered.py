@@ -95,13 +95,18 @@ async def test_remember_fills_the_cache_when_an_answer_finishes(tmp_path: Path, 
     assert renders == ["`final` text"]
 
 
-def test_renderer_version_follows_the_markdown_sources(tmp_path: Path) -> None:
-    src = tmp_path / "markdown_render.py"
-    src.write_text("RULES = 1\n")
-    before = renderer_version([src])
-    assert renderer_version([src]) == before
-    src.write_text("RULES = 2\n")
-    assert renderer_version([src]) != before
+def test_renderer_version_follows_every_module_of_the_markdown_package(tmp_path: Path) -> None:
+    sources = rendered.markdown_sources()
+    assert {p.name for p in sources} >= {"__init__.py", "css.py", "patch.py", "render.py", "stream.py"}
+    copies = [tmp_path / p.name for p in sources]
+    for src, copy in zip(sources, copies, strict=True):
+        copy.write_bytes(src.read_bytes())
+    assert renderer_version(copies) == rendered.RENDERER_VERSION  # the default hashes exactly these
+    for copy in copies:
+        original = copy.read_bytes()
+        copy.write_bytes(original + b"# changed\n")
+        assert renderer_version(copies) != rendered.RENDERER_VERSION, copy.name
+        copy.write_bytes(original)
 
 
 def test_large_renders_are_split_into_bounded_batches() -> None:

@@ -1,15 +1,13 @@
 """Incremental markdown rendering for one growing text (an answer being streamed).
 
-The client holds two HTML strings: *committed* (finished top-level blocks, append-only) and *tail*
-(the open blocks at the end). Each ``feed`` returns a small :class:`Patch`:
+The client holds *committed* HTML (finished top-level blocks, append-only) and a *tail* (the open
+blocks at the end). Each ``feed`` returns a small :class:`~services.markdown.patch.Patch` (the wire
+format, in ``patch.py``): a ``reset`` at most once, in the final patch (see *approximations*
+below); a ``move`` of tail HTML that became final as shown; a ``commit`` of a block whose final
+HTML differs from what the tail showed (e.g. a code block highlighted once it closes); a
+``splice`` of the tail.
 
-1. ``reset``: clear both strings (at most once, in the final patch: see *approximations* below);
-2. ``move``: the first ``move`` UTF-16 units of the tail are final as shown; move them to committed;
-3. ``commit``: HTML appended to committed (a block whose final HTML differs from what the tail
-   showed, e.g. a code block that is highlighted once it closes);
-4. ``splice`` ``(at, delete, insert)``: ``tail = tail[:at] + insert + tail[at + delete:]``.
-
-Offsets are UTF-16 code units because the client is JavaScript. Why this costs O(n):
+Why this costs O(n):
 
 * a top-level block is *finished* once a later top-level block has started on a complete line
   (for tables: once their delimiter row is complete too); finished blocks are rendered exactly
@@ -40,12 +38,12 @@ Work per feed stays bounded whatever the markdown (one answer must not stall the
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.markdown_render import (
+from services.markdown.patch import Patch, diff, u16len
+from services.markdown.render import (
     CODE_FOOT,
     MAX_AUTOCOMPLETED_CELLS,
     Refs,
@@ -62,7 +60,7 @@ from services.markdown_render import (
     structure_parse,
 )
 
-__all__ = ["LIGHT", "WINDOW", "MarkdownStream", "Patch", "apply_patch", "u16len"]
+__all__ = ["LIGHT", "WINDOW", "MarkdownStream"]
 
 WINDOW = 4096  # characters of open text re-rendered per feed at most (about 5 ms on this machine)
 WINDOW_TOKENS = 2000  # block tokens, the same for what costs more per character (a wide table's cells)
@@ -70,106 +68,6 @@ _FENCE_MARKS = ("```", "~~~")
 LIGHT = 8192  # characters of open text: a feed over no more than this is cheap (a few ms)
 LIGHT_TABLE = 1024  # the same while a table is open: its cells cost ~10 ms per KB to render
 LIGHT_TOKENS = 1500  # block tokens in the open text at the last parse (~3 µs each to render)
-
-
-def u16len(s: str) -> int:
-    """Length in UTF-16 code units (JavaScript string length)."""
-    return len(s) if s.isascii() else len(s.encode("utf-16-le")) // 2
-
-
-@dataclass(frozen=True)
-class Patch:
-    """What changed in the client's HTML; see the module docstring for the order of operations."""
-
-    reset: bool = False
-    move: int = 0
-    commit: str = ""
-    splice: tuple[int, int, str] | None = None
-    final: bool = False
-
-    @property
-    def empty(self) -> bool:
-        """Nothing to send."""
-        return not (self.reset or self.move or self.commit or self.splice or self.final)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Compact JSON-able form: keys ``r`` reset, ``m`` move, ``c`` commit, ``t`` splice, ``f`` final.
-
-        Keys are left out when they have their default value (this is sent once per flush).
-        """
-        d: dict[str, Any] = {}
-        if self.reset:
-            d["r"] = 1
-        if self.move:
-            d["m"] = self.move
-        if self.commit:
-            d["c"] = self.commit
-        if self.splice is not None:
-            d["t"] = list(self.splice)
-        if self.final:
-            d["f"] = 1
-        return d
-
-    def to_json(self) -> str:
-        """The patch as compact JSON."""
-        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
-
-
-def _u16_slice(s: str, a: int, b: int | None = None) -> str:
-    if s.isascii():
-        return s[a:b]
-    e = s.encode("utf-16-le")
-    return e[2 * a : None if b is None else 2 * b].decode("utf-16-le")
-
-
-def apply_patch(committed: str, tail: str, patch: Patch | dict[str, Any]) -> tuple[str, str]:
-    """Reference client: apply a patch to (committed, tail), exactly as the browser code does."""
-    d = patch.as_dict() if isinstance(patch, Patch) else patch
-    if d.get("r"):
-        committed, tail = "", ""
-    if d.get("m"):
-        committed += _u16_slice(tail, 0, d["m"])
-        tail = _u16_slice(tail, d["m"])
-    committed += d.get("c", "")
-    if "t" in d:
-        at, delete, ins = d["t"]
-        tail = _u16_slice(tail, 0, at) + ins + _u16_slice(tail, at + delete)
-    return committed, tail
-
-
-def _common_prefix(a: str, b: str) -> int:
-    lo, hi = 0, min(len(a), len(b))
-    if a[:hi] == b[:hi]:
-        return hi
-    while hi - lo > 1:  # invariant: a[:lo] == b[:lo] and a[:hi] != b[:hi]
-        mid = (lo + hi) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    lo, hi = 0, limit
-    if hi and a[len(a) - hi :] == b[len(b) - hi :]:
-        return hi
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def _diff(old: str, new: str) -> tuple[int, int, str] | None:
-    """Smallest single splice turning old into new (UTF-16 offsets)."""
-    if old == new:
-        return None
-    p = _common_prefix(old, new)
-    s = _common_suffix(old, new, min(len(old), len(new)) - p)
-    return u16len(old[:p]), u16len(old[p : len(old) - s]), new[p : len(new) - s]
 
 
 def _line_offsets(src: str) -> list[int]:
@@ -345,7 +243,7 @@ class MarkdownStream:
         self._committed += committed
         self._tail = display
         self._tail_u16 = u16len(display)
-        return Patch(reset=reset, move=move, commit=extra, splice=_diff(old, display))
+        return Patch(reset=reset, move=move, commit=extra, splice=diff(old, display))
 
     def _update(self, final: bool) -> Patch:
         open_block = self._fence_step if self._fence else self._list_step if self._list else self._table_step
@@ -593,7 +491,7 @@ class MarkdownStream:
         sub = self._src[t.row_off :]
         if len(sub) > WINDOW:  # one endless row
             return None
-        parts = render_table(t.head_src + sub)
+        parts = render_table(t.head_src + sub, self._refs)
         done = sub.count("\n")
         if (
             parts is None

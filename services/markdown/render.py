@@ -1,6 +1,6 @@
 """Markdown → sanitized HTML, one top-level block at a time.
 
-Why blocks: the streaming renderer (``markdown_stream``) renders each finished top-level block once
+Why blocks: the streaming renderer (``stream.py``) renders each finished top-level block once
 and never again, so the reference renderer must be defined the same way — every top-level block is
 rendered and sanitized on its own and the results are concatenated. That also keeps every block's
 HTML balanced (an unclosed ``<div>`` in one block cannot swallow the next one).
@@ -304,18 +304,10 @@ def render_markdown(text: str) -> str:
     return "".join(sanitize(_render_tokens(tokens[b.start : b.end], env)) for b in split_blocks(tokens))
 
 
-def render_block_source(src: str, hidden: bool | None = None, refs: Refs | None = None) -> str:
-    """Render the source of whole top-level block(s); links may use ``refs`` (defined elsewhere).
-
-    ``hidden`` forces list tightness (paragraphs at level 2 hidden or not); used by the stream to
-    render list items on their own.
-    """
+def render_block_source(src: str, refs: Refs | None = None) -> str:
+    """Render the source of whole top-level block(s); links may use ``refs`` (defined elsewhere)."""
     env = _env(refs)
     tokens = _MD.parse(src, env)
-    if hidden is not None:
-        for tok in tokens:
-            if tok.level == 2 and tok.type in ("paragraph_open", "paragraph_close"):
-                tok.hidden = hidden
     return "".join(sanitize(_render_tokens(tokens[b.start : b.end], env)) for b in split_blocks(tokens))
 
 
@@ -346,8 +338,9 @@ class TableParts(NamedTuple):
     safe: tuple[str, list[str]] | None  # head and rows sanitized, None if raw HTML is in the table
 
 
-def render_table(src: str) -> TableParts | None:
-    """Parts of the table that src starts with; None unless that table is src's only block.
+def render_table(src: str, refs: Refs | None = None) -> TableParts | None:
+    """Parts of the table that src starts with; None unless that table is src's only block. Links
+    may use ``refs`` (defined elsewhere).
 
     A body row renders the same under any table with the same header and delimiter lines (up to
     markdown-it's limit on filled-in cells), so the stream renders each finished row once and joins
@@ -355,7 +348,7 @@ def render_table(src: str) -> TableParts | None:
     (``safe``); raw HTML in one cell (``<textarea>``, ``</table>``) can change how the rest of the
     table is sanitized, so then only the whole table may be.
     """
-    env: dict[str, Any] = {}
+    env = _env(refs)
     tokens = _MD.parse(src, env)
     blocks = split_blocks(tokens)
     if len(blocks) != 1 or blocks[0].type != "table_open":
