@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> None:
             "set ALLOWED_HOSTS=<name you reach it by> (comma-separated, * for any)",
             args.host,
         )
-    register_pages(ctx)
-    register_stats(app, ctx)
+    register_pages(ctx.chat, ctx.api_keys)
+    register_stats(app, ctx.chat, ctx.loop_monitor, settings.stats_token)
     register_api(app, ctx.chat, ctx.api_keys, ctx.backend.model)
 
     # add_middleware puts each one outside the previous: Host check → headers → session → identity,

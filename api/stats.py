@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from nicegui import Client
 
-from services.runtime import AppContext
+from services.chat import ChatService
+from services.loop_monitor import LoopMonitor
 
 
 def stats_allowed(request: Request, token: str) -> bool:
@@ -28,16 +29,16 @@ def stats_allowed(request: Request, token: str) -> bool:
         return False
 
 
-def register_stats(app: FastAPI, ctx: AppContext) -> None:
+def register_stats(app: FastAPI, chat: ChatService, loop_monitor: LoopMonitor, token: str) -> None:
     @app.get("/api/stats")
     async def stats(request: Request) -> dict[str, Any]:
         """Counts only (no content): lets operators and the leak test see that nothing piles up, and
         how late the event loop has run its timers (`loop`: see services/loop_monitor.py)."""
-        if not stats_allowed(request, ctx.settings.stats_token):
+        if not stats_allowed(request, token):
             raise HTTPException(403, "loopback only, or Authorization: Bearer $STATS_TOKEN")
         return {
-            **ctx.hub.stats(),
+            **chat.stats(),
             "clients": len(Client.instances),
             "tasks": len(asyncio.all_tasks()),
-            "loop": ctx.loop_monitor.stats(),
+            "loop": loop_monitor.stats(),
         }

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NamedTuple
+from typing import Any
 
 from nicegui import app, background_tasks, ui
 
@@ -17,11 +16,11 @@ from components.markdown_view import MarkdownView, add_markdown_assets
 from components.message import AssistantMessage, UserMessage
 from components.sidebar import Sidebar
 from components.theme import add_theme
-from services.chat import ChatError, Sent
-from services.generation import Generation
+from services.api_keys import ApiKeys
+from services.chat import ChatError, ChatService, NotFound, Sent, Thread
+from services.events import Started
 from services.identity import UNREADABLE
-from services.models import Message, Role, Status
-from services.runtime import AppContext
+from services.models import Message, Status
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +29,6 @@ log = logging.getLogger(__name__)
 # it fast: at most this many turns, and past the first, at most this much text.
 PAGE_TURNS = 20
 PAGE_CHARS = 10_000
-
-
-class Turns(NamedTuple):
-    """One read of the thread: messages in id order, finished answers' HTML by id, older ones left?"""
-
-    messages: list[Message]
-    html: dict[int, str]
-    more: bool
 
 
 SWITCH_HELP = """
@@ -54,14 +45,16 @@ Put the variables in a `.env` file next to `app.py` (see `.env.example`) and res
 """
 
 
-def register_pages(ctx: AppContext) -> None:
+def register_pages(chat: ChatService, keys: ApiKeys) -> None:
+    """Pages reach the app through `chat` only (DESIGN.md "One door"); `keys` serves the API keys dialog."""
+
     @ui.page("/", title="streamchat")
     async def index() -> None:
-        await ChatPage(ctx, None).build()
+        await ChatPage(chat, keys, None).build()
 
     @ui.page("/c/{conversation_id}", title="streamchat")
     async def conversation(conversation_id: str) -> None:
-        await ChatPage(ctx, conversation_id).build()
+        await ChatPage(chat, keys, conversation_id).build()
 
 
 def _preload_components() -> ui.element:
@@ -79,15 +72,15 @@ def _preload_components() -> ui.element:
 class ChatPage:
     """One browser tab; everything it shows is read with its owner's id."""
 
-    def __init__(self, ctx: AppContext, conversation_id: str | None) -> None:
-        self.ctx = ctx
+    def __init__(self, chat: ChatService, keys: ApiKeys, conversation_id: str | None) -> None:
+        self.chat, self.keys = chat, keys
         # api.identity keeps NiceGUI's session id equal to the durable identity cookie's owner id.
         self.owner: str = app.storage.browser["id"]
         self.conversation_id = conversation_id
         self.selected: dict[int, int] = {}  # question id -> shown answer version id
         self.views: dict[int, AssistantMessage] = {}
         self.active: int | None = None  # message id of the answer being generated
-        self.followed: weakref.WeakSet[Generation] = weakref.WeakSet()
+        self.followed: set[int] = set()  # runs (`Started.run`) this tab shows live
         self.welcome: ui.element | None = None
         self.oldest: int | None = None  # id of the oldest question shown; older ones load on demand
         self.earlier: LoadEarlier | None = None
@@ -102,19 +95,11 @@ class ChatPage:
         self._header()
         if getattr(ui.context.client.request.state, UNREADABLE, False):
             self._identity_lost_banner()
-        self.sidebar = Sidebar(self.ctx.store, self.owner, self.conversation_id)
+        self.sidebar = Sidebar(self.chat, self.owner, self.conversation_id)
         self.thread = ui.column().classes("thread").props("aria-label=Conversation role=log")
         with ui.footer().classes("app-footer"):
             self.composer = Composer(self._send, self._stop, self.conversation_id)
-        missing = False
-        if self.conversation_id is not None:
-            missing = await self.ctx.store.get_conversation(self.owner, self.conversation_id) is None
-        if missing:
-            with self.thread:
-                ui.label("This conversation does not exist, or it is not yours.").classes("welcome")
-            self.composer.set_visibility(False)
-        else:
-            await self._render_thread()
+        await self._render_thread()
         await self.sidebar.refresh()
         preloaded = _preload_components()
         client = ui.context.client
@@ -125,10 +110,10 @@ class ChatPage:
         self.composer.restore_draft()
         self._attach_running()
         client.on_delete(self._cancel_catch_ups)
-        client.on_delete(self.ctx.hub.watch(self.owner, self._started_elsewhere))
+        client.on_delete(self.chat.watch_started(self.owner, self._started_elsewhere))
         if self.conversation_id is not None:  # started by another tab while this one was loading?
-            for gen in self.ctx.hub.for_conversation(self.owner, self.conversation_id):
-                self._started_elsewhere(gen)  # a no-op for the ones just attached
+            for started in self.chat.running(self.owner, self.conversation_id):
+                self._started_elsewhere(started)  # a no-op for the ones just attached
 
     def _header(self) -> None:
         with ui.header().classes("app-header items-center justify-between"):
@@ -137,7 +122,7 @@ class ChatPage:
                     "flat round dense aria-label='Toggle sidebar'"
                 )
                 ui.label("streamchat").classes("text-lg font-semibold")
-                ui.button(self.ctx.backend.label, icon="smart_toy", on_click=self._show_switch_help).props(
+                ui.button(self.chat.model_label, icon="smart_toy", on_click=self._show_switch_help).props(
                     "flat dense no-caps data-testid=model-label"
                 ).classes("model-chip").tooltip("Which model answers, and how to switch")
             with ui.row().classes("items-center gap-2"):
@@ -160,14 +145,14 @@ class ChatPage:
             )
 
     async def _show_api_keys(self) -> None:
-        await ApiKeysDialog(self.ctx.api_keys, self.owner).open()
+        await ApiKeysDialog(self.keys, self.owner).open()
 
     def _toggle_dark(self) -> None:
         app.storage.user["dark"] = not app.storage.user.get("dark", False)
 
     def _show_switch_help(self) -> None:
         with ui.dialog() as dialog, ui.card().classes("max-w-xl"):
-            ui.label(f"Answering now: {self.ctx.backend.label}").classes("font-semibold")
+            ui.label(f"Answering now: {self.chat.model_label}").classes("font-semibold")
             ui.markdown(SWITCH_HELP)
             ui.button("Close", on_click=dialog.close).props("flat")
         dialog.open()
@@ -176,46 +161,51 @@ class ChatPage:
 
     async def _render_thread(self) -> None:
         """(Re)build the thread from the database: the newest page, or every turn already loaded."""
-        turns = await self._read_turns(since=self.oldest) if self.oldest else await self._read_turns()
+        thread = await self._read_thread(since=self.oldest) if self.oldest else await self._read_thread()
         self.thread.clear()
         self.views.clear()
         self.welcome = None
+        if thread is None:
+            with self.thread:
+                ui.label("This conversation does not exist, or it is not yours.").classes("welcome")
+            self.composer.set_visibility(False)
+            return
         with self.thread:
-            self.earlier = LoadEarlier(self._load_earlier, turns.more)
-            if not turns.messages:
+            self.earlier = LoadEarlier(self._load_earlier, thread.more)
+            if not thread.turns:
                 self._welcome()
-            self._add_turns(turns, newest=True)
+            self._add_turns(thread, newest=True)
 
-    async def _read_turns(self, before: int | None = None, since: int | None = None) -> Turns:
-        """A page of turns older than `before` (or every turn from `since` on) with the answers' HTML;
-        what the cache lacks is rendered off the event loop."""
+    async def _read_thread(self, before: int | None = None, since: int | None = None) -> Thread | None:
+        """A page of turns older than `before` (or every turn from `since` on), as this tab shows them;
+        None if the conversation does not exist (or is not this owner's, or was deleted meanwhile)."""
         if self.conversation_id is None:
-            return Turns([], {}, False)
+            return Thread([], False)
         limit, max_chars = (None, None) if since is not None else (PAGE_TURNS, PAGE_CHARS)
-        messages, more = await self.ctx.store.list_turns(
-            self.owner, self.conversation_id, limit=limit, max_chars=max_chars, before=before, since=since
-        )
-        html = await self.ctx.rendered.html_for(self.owner, messages)
-        questions = [m.id for m in messages if m.role == Role.USER and m.id is not None]
-        if questions:
-            self.oldest = min(questions)
-        return Turns(messages, html, more)
+        try:
+            thread = await self.chat.thread(
+                self.owner,
+                self.conversation_id,
+                before=before,
+                since=since,
+                limit=limit,
+                max_chars=max_chars,
+                chosen=self.selected,
+            )
+        except NotFound:
+            return None
+        if thread.turns:
+            self.oldest = thread.turns[0].question.id
+        return thread
 
-    def _add_turns(self, turns: Turns, newest: bool) -> list[ui.element]:
-        """Each question, then the version of its answer this tab shows (the chosen one, else the newest)."""
-        answers: dict[int, list[Message]] = {}
-        for m in turns.messages:
-            if m.role == Role.ASSISTANT and m.reply_to is not None:
-                answers.setdefault(m.reply_to, []).append(m)
-        questions = [m for m in turns.messages if m.role == Role.USER]
+    def _add_turns(self, thread: Thread, newest: bool) -> list[ui.element]:
+        """Each question, then the version of its answer this tab shows."""
         added: list[ui.element] = []
-        for q in questions:
-            added.append(UserMessage(q))
-            versions = answers.get(q.id or -1, [])
-            if versions:
-                chosen = next((v for v in versions if v.id == self.selected.get(q.id or -1)), versions[-1])
-                html = turns.html.get(chosen.id or -1) if chosen.status != Status.STREAMING else None
-                added.append(self._add_answer(chosen, versions, is_last=newest and q is questions[-1], html=html))
+        for turn in thread.turns:
+            added.append(UserMessage(turn.question))
+            if turn.answer is not None:
+                is_last = newest and turn is thread.turns[-1]
+                added.append(self._add_answer(turn.answer, turn.versions, is_last=is_last, html=turn.html))
         return added
 
     async def _load_earlier(self) -> None:
@@ -223,18 +213,20 @@ class ChatPage:
         async with self.busy:
             if self.oldest is None or self.earlier is None or self.earlier.is_deleted:
                 return
-            turns = await self._read_turns(before=self.oldest)
+            thread = await self._read_thread(before=self.oldest)
+            if thread is None:
+                return
             with self.thread:
-                added = self._add_turns(turns, newest=False)
+                added = self._add_turns(thread, newest=False)
             for index, element in enumerate(added, start=1):  # right after the LoadEarlier element
                 element.move(self.thread, target_index=index)
-            self.earlier.set_more(turns.more)
+            self.earlier.set_more(thread.more)
             self._attach_running([e for e in added if isinstance(e, AssistantMessage)])
 
     def _welcome(self) -> None:
         with ui.column().classes("welcome items-center") as self.welcome:
             ui.label("What can I help with?").classes("text-2xl font-semibold")
-            ui.label(f"Answering: {self.ctx.backend.label}").classes("text-sm")
+            ui.label(f"Answering: {self.chat.model_label}").classes("text-sm")
 
     def _add_answer(
         self, message: Message, versions: list[Message], is_last: bool, html: str | None = None
@@ -256,13 +248,8 @@ class ChatPage:
         """After a reload or in a second tab: join answers that are still being generated."""
         ended = False
         for view in self.views.values() if views is None else views:
-            if view.message.status != Status.STREAMING:
-                continue
-            gen = self.ctx.hub.get(self.owner, view.message.id or -1)
-            if gen is not None:
-                self._follow(view, gen)
-            else:  # it ended between reading the rows and now: show the final row
-                ended = True
+            if view.message.status == Status.STREAMING and not self._follow(view):
+                ended = True  # it ended between reading the rows and now: show the final row
         if ended:  # a task, not a timer: the caller's slot may be gone (a retry rebuilt the thread)
             self._in_background(self._reread_thread(), "re-read the thread")
 
@@ -271,11 +258,17 @@ class ChatPage:
             if not self.thread.is_deleted:
                 await self._render_thread()
 
-    def _follow(self, view: AssistantMessage, gen: Generation) -> None:
-        self.followed.add(gen)
-        self.active = gen.message_id
+    def _follow(self, view: AssistantMessage) -> bool:
+        """Shows an answer live; False if it already ended and was saved (the rows read have it)."""
+        message_id = view.message.id or -1
+        following = self.chat.follow(self.owner, message_id, view.on_event)
+        if following is None:
+            return False
+        self.followed.add(following.started.run)
+        self.active = message_id
         self.composer.set_generating(True)
-        view.attach(gen, on_final=lambda: self._finished(gen.message_id))
+        view.attach(following, on_final=lambda: self._finished(message_id))
+        return True
 
     def _finished(self, message_id: int) -> None:
         if self.active == message_id:
@@ -284,9 +277,9 @@ class ChatPage:
 
     # actions -------------------------------------------------------------------------------
 
-    def _started_elsewhere(self, gen: Generation) -> None:
+    def _started_elsewhere(self, started: Started) -> None:
         """An answer of this owner started (maybe in another tab): refresh what this tab shows of it."""
-        self._in_background(self._catch_up(gen), "catch up with another tab")
+        self._in_background(self._catch_up(started), "catch up with another tab")
 
     def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Page work that outlives its caller; cancelled if the tab closes first."""
@@ -299,12 +292,12 @@ class ChatPage:
         for task in list(self.catch_ups):
             task.cancel()
 
-    async def _catch_up(self, gen: Generation) -> None:
+    async def _catch_up(self, started: Started) -> None:
         async with self.busy:
-            if self.thread.is_deleted or gen in self.followed:
+            if self.thread.is_deleted or started.run in self.followed:
                 return  # the tab is gone, or it already shows this answer (it started it)
             with self.thread:
-                if gen.conversation_id == self.conversation_id:
+                if started.conversation_id == self.conversation_id:
                     await self._render_thread()
                     self._attach_running()
                 await self.sidebar.refresh()
@@ -313,7 +306,7 @@ class ChatPage:
         """False keeps the typed text in the box and puts Send back, whatever went wrong."""
         async with self.busy:
             sent = await self._attempt(
-                lambda: self.ctx.chat.send(self.owner, self.conversation_id, text, stream=self._streaming()),
+                lambda: self.chat.send(self.owner, self.conversation_id, text, stream=self._streaming()),
                 "Your message was not sent. It is still in the box; try again.",
             )
             if sent is None:
@@ -339,7 +332,7 @@ class ChatPage:
             if sent.user_message is not None:
                 UserMessage(sent.user_message)
             view = self._add_answer(sent.assistant_message, [sent.assistant_message], is_last=True)
-        self._follow(view, sent.generation)
+        self._attach_running([view])
 
     async def _attempt(self, action: Callable[[], Awaitable[Sent]], unexpected: str) -> Sent | None:
         """Runs a send, retry or regenerate; a refusal or a failure is said in plain words, never left as Stop."""
@@ -354,7 +347,7 @@ class ChatPage:
 
     def _stop(self) -> None:
         """Stop always leaves the composer usable, also when the answer already ended on its own."""
-        if self.active is None or not self.ctx.chat.stop(self.owner, self.active):
+        if self.active is None or not self.chat.stop(self.owner, self.active):
             self.active = None
             self.composer.set_generating(False)
 
@@ -362,12 +355,12 @@ class ChatPage:
         return bool(self.stream_switch.value)
 
     async def _retry(self, message: Message) -> None:
-        await self._rerun(lambda: self.ctx.chat.retry(self.owner, message.id or -1, stream=self._streaming()))
+        await self._rerun(lambda: self.chat.retry(self.owner, message.id or -1, stream=self._streaming()))
 
     async def _regenerate(self, message: Message) -> None:
         if message.reply_to is not None:
             self.selected.pop(message.reply_to, None)
-        await self._rerun(lambda: self.ctx.chat.regenerate(self.owner, message.id or -1, stream=self._streaming()))
+        await self._rerun(lambda: self.chat.regenerate(self.owner, message.id or -1, stream=self._streaming()))
 
     async def _rerun(self, action: Callable[[], Awaitable[Sent]]) -> None:
         async with self.busy:
@@ -375,10 +368,7 @@ class ChatPage:
             if sent is None:
                 return
             await self._render_thread()
-            self._attach_running()  # an answer that ended but is not saved yet shows its final state from memory
-            view = self.views.get(sent.assistant_message.id or -1)
-            if view is not None:
-                self._follow(view, sent.generation)
+            self._attach_running()  # the new answer live; one that ended, from memory until it is saved
 
     async def _show_version(self, message: Message) -> None:
         """Swap one answer for another version of it in place: rebuilding a long thread would stall."""
@@ -390,15 +380,18 @@ class ChatPage:
             old = next((v for v in self.views.values() if v.message.reply_to == question), None)
             if old is None or old.is_deleted or self.conversation_id is None:
                 return
-            turn, _ = await self.ctx.store.list_turns(self.owner, self.conversation_id, limit=1, before=question + 1)
-            versions = [m for m in turn if m.reply_to == question]
-            chosen = next((v for v in versions if v.id == message.id), None)
-            if chosen is None or old.is_deleted:  # deleted meanwhile, or the thread was rebuilt
+            try:
+                page = await self.chat.thread(
+                    self.owner, self.conversation_id, before=question + 1, limit=1, chosen={question: message.id}
+                )
+            except NotFound:
                 return
-            html = await self.ctx.rendered.html_for(self.owner, [chosen])
+            turn = page.turns[0] if page.turns else None
+            if turn is None or turn.answer is None or turn.answer.id != message.id or old.is_deleted:
+                return  # deleted meanwhile, or the thread was rebuilt
             index = self.thread.default_slot.children.index(old)
             with self.thread:
-                view = self._add_answer(chosen, versions, is_last=old.is_last, html=html.get(message.id))
+                view = self._add_answer(turn.answer, turn.versions, is_last=old.is_last, html=turn.html)
             view.move(self.thread, target_index=index)
             self.views.pop(old.message.id or -1, None)
             self.thread.remove(old)

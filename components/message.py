@@ -9,9 +9,8 @@ from typing import Any
 from nicegui import ui
 
 from components.markdown_view import MarkdownView
-from services.generation import REFUSAL_NOTE, Generation
-from services.models import Message, Phase, Role, Status
-from services.publisher import Event
+from services import events
+from services.models import REFUSAL_NOTE, Message, Phase, Role, Status
 
 Action = Callable[[Message], Awaitable[None]]
 
@@ -43,7 +42,7 @@ class UserMessage(ui.element):
 class AssistantMessage(ui.element):
     """An answer: markdown body, live status line, error note and actions.
 
-    It subscribes to the running Generation (if any) after the browser is connected, taking the
+    The page follows a running answer through ChatService after the browser is connected, taking the
     snapshot and the live deltas in one step, so a reload neither loses nor doubles a token.
     A finished answer comes with its HTML already rendered (``html``), so building it parses nothing.
     """
@@ -65,7 +64,6 @@ class AssistantMessage(ui.element):
         self.is_last = is_last
         self._on_retry, self._on_regenerate, self._on_version = on_retry, on_regenerate, on_version
         self._unsubscribe: Callable[[], None] | None = None
-        self._unwatch_saved: Callable[[], None] | None = None
         self._on_final: Callable[[], None] | None = None
         self._phase_started = time.time()
         self._phase: Phase | None = None
@@ -85,30 +83,24 @@ class AssistantMessage(ui.element):
 
     # live updates --------------------------------------------------------------------------
 
-    def attach(self, generation: Generation, on_final: Callable[[], None] | None = None) -> None:
-        """Snapshot then live events; detaches by itself when the element goes away."""
+    def attach(self, following: events.Following, on_final: Callable[[], None] | None = None) -> None:
+        """Shows the snapshot; `on_event` (the listener `following` came from) does the rest.
+        Detaches by itself when the element goes away."""
         self.detach()
         self._on_final = on_final
-        self._unwatch_saved = generation.watch_saved(self._show_saved)
-        self._show_saved(generation.saved is not False)
-        snapshot, self._unsubscribe = generation.publisher.subscribe(self._on_event)
-        self.body.reset(snapshot.text)
-        if snapshot.status is not None:
-            self.body.finish()
-            self._set_status(snapshot.status, snapshot.detail)
-            if on_final is not None:
-                on_final()
-        else:
-            self._phase_started = generation.started_at
-            self._set_phase(snapshot.phase, snapshot.detail)
+        self._unsubscribe = following.unsubscribe
+        self._show_saved(following.saved)
+        self.body.reset(following.snapshot.text)
+        if following.done is not None:
+            self._end(following.done)
+        elif following.snapshot.status is not None:
+            self._phase_started = following.started_at
+            self._set_phase(following.snapshot.status)
 
     def detach(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._unwatch_saved is not None:
-            self._unwatch_saved()
-            self._unwatch_saved = None
 
     def _show_saved(self, saved: bool) -> None:
         """A finished answer the database has not taken yet says so, until it has."""
@@ -119,23 +111,29 @@ class AssistantMessage(ui.element):
         self.detach()
         super()._handle_delete()
 
-    def _on_event(self, event: Event) -> None:
+    def on_event(self, event: events.PageEvent) -> None:
+        """The listener to follow an answer with (`ChatService.follow`)."""
         if self.is_deleted:
             self.detach()
-            return
-        if event.delta:
-            self.body.push(event.delta)
-        if event.status is not None:
-            self.body.finish()
-            self.message.content = self.body.text
-            self._unsubscribe = None
-            self._set_status(event.status, event.detail)
-            if self._on_final is not None:
-                self._on_final()
-        elif event.phase is not None:
-            self._set_phase(event.phase, event.detail)
+        elif isinstance(event, events.Delta):
+            self.body.push(event.text)
+        elif isinstance(event, events.Done):
+            self._end(event)
+        elif isinstance(event, events.Status):
+            self._set_phase(event)
+        else:
+            self._show_saved(event.saved)
 
-    def _set_phase(self, phase: Phase, detail: str) -> None:
+    def _end(self, done: events.Done) -> None:
+        """Still subscribed afterwards: a final row that could not be written is said when it happens."""
+        self.body.finish()
+        self.message.content = self.body.text
+        self._set_status(Status(done.status), done.error)
+        if self._on_final is not None:
+            self._on_final()
+
+    def _set_phase(self, status: events.Status) -> None:
+        phase, detail = Phase(status.phase), status.detail
         self._phase = phase
         self._set_attr("data-status", Status.STREAMING)
         self._set_attr("data-phase", phase)

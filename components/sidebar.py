@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from services.store import Store
+from services.chat import ChatService
 
 
 class Sidebar:
-    """Reads through the store with the page's owner, so it only ever lists that user's chats."""
+    """Reads through ChatService with the page's owner, so it only ever lists that user's chats."""
 
-    def __init__(self, store: Store, owner: str, current_id: str | None) -> None:
-        self.store, self.owner, self.current_id = store, owner, current_id
+    def __init__(self, chat: ChatService, owner: str, current_id: str | None) -> None:
+        self.chat, self.owner, self.current_id = chat, owner, current_id
         with (
             ui.left_drawer(value=True, bordered=True)
             .classes("sidebar")
@@ -30,7 +30,7 @@ class Sidebar:
 
     async def refresh(self) -> None:
         query = (self.search.value or "").strip()
-        conversations = await self.store.list_conversations(self.owner, query)
+        conversations = await self.chat.conversations(self.owner, query=query)
         self.items.clear()
         with self.items:
             for conv in conversations:

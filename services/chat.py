@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from services import events
-from services.context import build_prompt, visible_history
+from services.context import answer_versions, build_prompt, shown_version, visible_history
 from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
 from services.llm import Backend
@@ -61,6 +61,24 @@ class Started:
 
     message_id: int
     conversation_id: str | None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A question, every version of its answer (oldest first), the one shown, and its HTML once finished."""
+
+    question: Message
+    versions: list[Message]
+    answer: Message | None
+    html: str | None
+
+
+@dataclass(frozen=True)
+class Thread:
+    """One page of a thread, oldest turn first, and whether older questions remain."""
+
+    turns: list[Turn]
+    more: bool
 
 
 def make_title(text: str) -> str:
@@ -237,9 +255,9 @@ class ChatService:
 
     # reads, deletes and event streams for every client: pages, the HTTP API, the gateway ----
 
-    async def conversations(self, owner: str, limit: int = 200) -> list[Conversation]:
-        """Newest first."""
-        return await self.store.list_conversations(owner, limit=limit)
+    async def conversations(self, owner: str, limit: int = 200, *, query: str = "") -> list[Conversation]:
+        """Newest first; with `query`, only titles that contain it."""
+        return await self.store.list_conversations(owner, query, limit=limit)
 
     async def new_conversation(self, owner: str, title: str = "") -> Conversation:
         with self._storage("The conversation could not be created"):
@@ -253,6 +271,36 @@ class ChatService:
             raise NotFound("That conversation does not exist.")
         messages = visible_history(await self.store.list_messages(owner, conversation_id))
         return conv, [self._live(owner, m) for m in messages]
+
+    async def thread(
+        self,
+        owner: str,
+        conversation_id: str,
+        *,
+        before: int | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        max_chars: int | None = None,
+        chosen: Mapping[int, int] | None = None,
+    ) -> Thread:
+        """A page of the thread as a reader sees it (see `Store.list_turns` for `before`, `since`, `limit`
+        and `max_chars`): each question with the version of its answer `chosen` maps it to, else the
+        newest, and that version's HTML if it is finished (rendered off the loop when not cached).
+        Running answers keep their stored text: follow them for the rest. Raises `NotFound`."""
+        messages, more = await self.store.list_turns(
+            owner, conversation_id, limit=limit, max_chars=max_chars, before=before, since=since
+        )
+        if not messages and await self.store.get_conversation(owner, conversation_id) is None:
+            raise NotFound("That conversation does not exist.")
+        versions, chosen = answer_versions(messages), chosen or {}
+        questions = [(m, m.id) for m in messages if m.role == Role.USER and m.id is not None]
+        shown = [shown_version(versions.get(qid, []), chosen.get(qid)) for _, qid in questions]
+        html = await self.rendered.html_for(owner, [a for a in shown if a]) if self.rendered is not None else {}
+        turns = [
+            Turn(q, versions.get(qid, []), a, html.get(a.id) if a is not None and a.id is not None else None)
+            for (q, qid), a in zip(questions, shown, strict=True)
+        ]
+        return Thread(turns, more)
 
     async def delete_conversation(self, owner: str, conversation_id: str) -> None:
         """Refused (`Busy`) while an answer is being generated in it: stop that first. Deleting under
@@ -276,6 +324,31 @@ class ChatService:
             if gen is None:
                 return events.replay(msg, after)
         return events.follow(gen, after)
+
+    def follow(self, owner: str, message_id: int, listener: events.Listener) -> events.Following | None:
+        """For pages: an answer still in the hub by callback (see `events.listen`). None once it ended
+        and its final row is written: the thread, read again, shows it."""
+        gen = self.hub.get(owner, message_id)
+        return None if gen is None else events.listen(gen, listener)
+
+    def watch_started(self, owner: str, callback: Callable[[events.Started], None]) -> Callable[[], None]:
+        """Tell a page whenever an answer of this owner starts, in any tab or through the API, so it can
+        follow it live. The callback runs inside the start, so it must only schedule work. Returns the
+        unwatch function."""
+        return self.hub.watch(owner, lambda gen: callback(events.started_of(gen)))
+
+    def running(self, owner: str, conversation_id: str) -> list[events.Started]:
+        """Answers in this conversation still in the hub: running, or ended with their final row unwritten."""
+        return [events.started_of(g) for g in self.hub.for_conversation(owner, conversation_id)]
+
+    @property
+    def model_label(self) -> str:
+        """Which model answers, as the page shows it."""
+        return self.backend.label
+
+    def stats(self) -> dict[str, int]:
+        """Counts for operators and the leak check: answers in the hub, their subscribers, page watchers."""
+        return self.hub.stats()
 
     async def answer(self, owner: str, message_id: int, wait_s: float = 10.0) -> Message:
         """An ended answer as stored, once its final row is written (from memory while it cannot be)."""

@@ -12,13 +12,24 @@ def estimate_tokens(text: str) -> int:
     return PER_MESSAGE_OVERHEAD + (len(text) + 3) // 4
 
 
-def visible_history(messages: list[Message]) -> list[Message]:
-    """What the user sees: each question, then the newest version of its answer (regenerations replace)."""
-    latest: dict[int, Message] = {}
+def answer_versions(messages: list[Message]) -> dict[int, list[Message]]:
+    """Every version of each question's answer, by question id, in the order given (oldest first)."""
+    versions: dict[int, list[Message]] = {}
     for m in messages:
         if m.role == Role.ASSISTANT and m.reply_to is not None:
-            latest[m.reply_to] = m
-    return [m for m in messages if m.role == Role.USER or (m.reply_to is not None and latest.get(m.reply_to) is m)]
+            versions.setdefault(m.reply_to, []).append(m)
+    return versions
+
+
+def shown_version(versions: list[Message], chosen: int | None = None) -> Message | None:
+    """The answer-version rule: the version the reader chose, else the newest (regenerations replace)."""
+    return next((v for v in versions if v.id == chosen), versions[-1]) if versions else None
+
+
+def visible_history(messages: list[Message]) -> list[Message]:
+    """What the user sees by default: each question, then the shown version of its answer."""
+    shown = {id(shown_version(v)) for v in answer_versions(messages).values()}
+    return [m for m in messages if m.role == Role.USER or id(m) in shown]
 
 
 def build_prompt(system_prompt: str, history: list[Message], budget: int) -> list[dict[str, str]]:

@@ -6,6 +6,10 @@ stream, a snapshot, a stored row). A running answer is followed through its publ
 event is a `Snapshot` (text after `after` plus the current status), then `Delta`s and `Status`es,
 then one `Done`. A finished answer gives a `Snapshot` and a `Done` from its stored row.
 
+Pages, whose updates are synchronous, `listen` instead: the same events by callback (no coalescing
+needed, the publisher already batches), a `Following` with what to show at once, and `Saved` when the
+ended answer's final row is written or refused.
+
 A slow reader never makes memory grow with time: while it is not reading, new text is appended to
 the one pending delta and a new status replaces a pending one, so what waits for it is at most the
 answer's own text plus a few status changes.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,6 +74,39 @@ class Done:
 AnswerEvent = Snapshot | Delta | Status | Done
 
 
+@dataclass(frozen=True)
+class Saved:
+    """After each attempt at an ended answer's final row: False while the database refuses it (retried)."""
+
+    saved: bool
+
+
+@dataclass(frozen=True)
+class Started:
+    """An answer began (a send, retry or regenerate, in any tab or through the API). `run` tells two
+    runs of one answer apart: a retry keeps the message id."""
+
+    message_id: int
+    conversation_id: str
+    run: int
+
+
+PageEvent = Delta | Status | Done | Saved
+Listener = Callable[[PageEvent], None]
+
+
+@dataclass(frozen=True)
+class Following:
+    """What a page shows at once when it starts following an answer; later events go to its listener."""
+
+    started: Started
+    snapshot: Snapshot  # `status` is None once it ended: then `done` says how
+    done: Done | None
+    started_at: float  # when it was asked for (epoch seconds): "Thinking… N s" counts from here
+    saved: bool  # False while its final row could not be written
+    unsubscribe: Callable[[], None]
+
+
 def usage_of(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int] | None:
     if prompt_tokens is None and completion_tokens is None:
         return None
@@ -93,6 +130,40 @@ def done_of_row(msg: Message) -> Done:
     return Done(
         str(msg.status), msg.error, usage_of(msg.prompt_tokens, msg.completion_tokens), msg.ttft_ms, msg.finish_reason
     )
+
+
+def started_of(gen: Generation) -> Started:
+    return Started(gen.message_id, gen.conversation_id, gen.run)
+
+
+def listen(gen: Generation, listener: Listener) -> Following:
+    """A running answer by callback, from its first character. Snapshot and registration are one step
+    in the publisher, so no text falls between them or arrives twice. `unsubscribe` stops both the
+    events and the save notices; an ended answer still sends `Saved` until then."""
+    offset = 0
+
+    def on_event(event: Published) -> None:
+        nonlocal offset
+        if event.delta:
+            offset += len(event.delta)
+            listener(Delta(event.delta, offset))
+        elif event.status is not None:
+            listener(done_of(gen, event.status, event.detail))
+        elif event.phase:
+            listener(status_of(event.phase, event.detail))
+
+    snap, unsubscribe = gen.publisher.subscribe(on_event)
+    offset = len(snap.text)
+    unwatch = gen.watch_saved(lambda saved: listener(Saved(saved)))
+
+    def stop() -> None:
+        unsubscribe()
+        unwatch()
+
+    live = None if snap.status is not None else status_of(snap.phase, snap.detail)
+    done = None if snap.status is None else done_of(gen, snap.status, snap.detail)
+    snapshot = Snapshot(snap.text, offset, live)
+    return Following(started_of(gen), snapshot, done, gen.started_at, gen.saved is not False, stop)
 
 
 async def replay(msg: Message, after: int) -> AsyncIterator[AnswerEvent]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import time
@@ -29,7 +30,7 @@ from services.errors import (
     storage_reason,
 )
 from services.llm import Backend
-from services.models import Phase, Status
+from services.models import REFUSAL_NOTE, Phase, Status
 from services.publisher import BatchingPublisher
 from services.settings import Settings
 from services.store import Store
@@ -41,8 +42,8 @@ RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnec
 # the loop run other work (pages, other answers) before reading on.
 YIELD_AFTER_S = 0.005
 SAVE_BACKOFF_MAX_S = 30.0  # while the database fails, writes are retried at least this often
-REFUSAL_NOTE = "The model refused this request; the text above is its reply."
 INTERRUPTED_NOTE = "The app was shut down before this answer finished."
+_RUNS = itertools.count(1)  # a retry reuses the message id: this tells its runs apart
 
 
 class Generation:
@@ -68,6 +69,7 @@ class Generation:
         self.owner = owner
         self.conversation_id = conversation_id
         self.message_id = message_id
+        self.run = next(_RUNS)
         self.backend = backend
         self.prompt = prompt
         self.stream = stream

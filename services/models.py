@@ -9,6 +9,9 @@ from enum import StrEnum
 from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
+# The note a refused answer is saved with; pages show it as a "Declined" badge.
+REFUSAL_NOTE = "The model refused this request; the text above is its reply."
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -25,7 +25,7 @@ def setup(fake: FakeUpstream, tmp_path: Path, **kw: object) -> AppContext:
         **kw,
     )
     ctx = build_context(settings)
-    register_pages(ctx)
+    register_pages(ctx.chat, ctx.api_keys)
     return ctx
 
 

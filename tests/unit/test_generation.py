@@ -12,9 +12,9 @@ from sqlalchemy import event
 
 from services import generation
 from services.chat import ChatError, ChatService, Sent
-from services.generation import REFUSAL_NOTE, GenerationHub
+from services.generation import GenerationHub
 from services.llm import azure_backend, openai_backend
-from services.models import Status
+from services.models import REFUSAL_NOTE, Status
 from services.publisher import Event
 from services.rendered import RENDERER_VERSION, RenderedHtml, digest
 from services.settings import Settings
