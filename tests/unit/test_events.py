@@ -47,7 +47,8 @@ async def test_every_offset_gets_the_rest_exactly_once() -> None:
         assert isinstance(events[0], Snapshot) and events[0].status == Status("streaming")
         deltas = [e for e in events if isinstance(e, Delta)]
         assert all(d.offset == full.index(d.text, d.offset - len(d.text)) + len(d.text) for d in deltas)
-        assert events[-1] == Done("done", "", {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12}, None, "stop")
+        usage = {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12}
+        assert events[-1] == Done("done", "", usage, None, "stop")
 
 
 async def test_a_reader_that_does_not_read_holds_one_pending_delta_not_a_queue() -> None:
