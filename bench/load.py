@@ -80,8 +80,14 @@ def probe(host: str, port: int) -> None:
 
 
 def child(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, __file__, *args], cwd=ROOT, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, __file__, *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 # --------------------------------------------------------------------------------- one stream
@@ -102,8 +108,9 @@ async def api_stream(session: aiohttp.ClientSession, base: str, key: str, prompt
         cid = (await r.json())["id"]
     t0 = time.monotonic()
     headers = {**auth, "Accept": "text/event-stream"}
-    async with session.post(f"{base}/api/v1/conversations/{cid}/messages", json={"content": prompt},
-                            headers=headers) as r:
+    async with session.post(
+        f"{base}/api/v1/conversations/{cid}/messages", json={"content": prompt}, headers=headers
+    ) as r:
         if r.status != 200:
             out.error = f"HTTP {r.status}: {(await r.text())[:200]}"
             return out
@@ -163,11 +170,16 @@ class Phase:
     def summary(self) -> dict[str, float]:
         return {
             "cpu_ms_per_token": self.cpu_s / self.tokens * 1000 if self.tokens else float("nan"),
-            "ttft_p50": pct(self.ttft_ms, 50), "ttft_p95": pct(self.ttft_ms, 95),
-            "lag_p50": pct(self.lag_ms, 50), "lag_p99": pct(self.lag_ms, 99),
+            "ttft_p50": pct(self.ttft_ms, 50),
+            "ttft_p95": pct(self.ttft_ms, 95),
+            "lag_p50": pct(self.lag_ms, 50),
+            "lag_p99": pct(self.lag_ms, 99),
             "lag_max": max(self.lag_ms, default=float("nan")),
-            "beat_over_50": self.beat_over_50, "lost": self.lost, "doubled": self.doubled,
-            "failed": self.failed, "tok_s": self.tokens / self.wall_s if self.wall_s else 0.0,
+            "beat_over_50": self.beat_over_50,
+            "lost": self.lost,
+            "doubled": self.doubled,
+            "failed": self.failed,
+            "tok_s": self.tokens / self.wall_s if self.wall_s else 0.0,
             "foreign": self.foreign,
         }
 
@@ -197,8 +209,9 @@ def urllib_open(url: str) -> Any:
     return _DIRECT.open(url, timeout=10)
 
 
-def run_streams(server: Server, key: str, fake_url: str, name: str, n: int, rnd: int, sent: list[str],
-                idle: float) -> Phase:
+def run_streams(
+    server: Server, key: str, fake_url: str, name: str, n: int, rnd: int, sent: list[str], idle: float
+) -> Phase:
     """N concurrent streams (`direct` to the fake, or `api` through the app) while the probe runs."""
     phase = Phase(name, rnd)
     prober = child("--probe", "127.0.0.1", str(server.port))
@@ -231,12 +244,10 @@ async def gather_streams(base: str, key: str, fake_url: str, name: str, n: int, 
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
         if name == "direct":
             return await asyncio.gather(*(direct_stream(session, fake_url) for _ in range(n)))
-        return await asyncio.gather(*(api_stream(session, base, key, f"load round {rnd} stream {i}")
-                                      for i in range(n)))
+        return await asyncio.gather(*(api_stream(session, base, key, f"load round {rnd} stream {i}") for i in range(n)))
 
 
-def run_pages(server: Server, browser: Any, m: int, rnd: int, sent: list[str],
-              idle: float) -> Phase:
+def run_pages(server: Server, browser: Any, m: int, rnd: int, sent: list[str], idle: float) -> Phase:
     """M Chromium pages, one question each, all at once: CPU per token with a page per answer."""
     from bench.run import open_page
 
@@ -273,8 +284,14 @@ def idle_rate(server: Server, seconds: float = 3.0) -> float:
 
 
 def create_key(server: Server) -> str:
-    out = subprocess.run([sys.executable, "app.py", "api-key", "create", "--user", "load"], cwd=ROOT,
-                         env=server.env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "app.py", "api-key", "create", "--user", "load"],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -295,22 +312,27 @@ def report(phases: list[Phase], args: argparse.Namespace) -> str:
         return statistics.median(vals) if vals else float("nan")
 
     direct50, direct95 = med("direct", "ttft_p50"), med("direct", "ttft_p95")
-    lines = [f"{args.streams} streams × {args.rate:g} tok/s × {args.tokens} tokens, {args.pages} pages; "
-             f"medians of {args.rounds} rounds", "",
-             "| phase | CPU ms/token | TTFT p50 / p95 ms | added TTFT p50 / p95 ms | healthz p50 / p99 / max ms "
-             "| heartbeats > 50 ms | lost / doubled / failed | tok/s | other load (cores) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"{args.streams} streams × {args.rate:g} tok/s × {args.tokens} tokens, {args.pages} pages; "
+        f"medians of {args.rounds} rounds",
+        "",
+        "| phase | CPU ms/token | TTFT p50 / p95 ms | added TTFT p50 / p95 ms | healthz p50 / p99 / max ms "
+        "| heartbeats > 50 ms | lost / doubled / failed | tok/s | other load (cores) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for name in ("direct", "api", "pages"):
         if name not in by:
             continue
-        added = (f"{med(name, 'ttft_p50') - direct50:.1f} / {med(name, 'ttft_p95') - direct95:.1f}"
-                 if name == "api" else "–")
+        added = (
+            f"{med(name, 'ttft_p50') - direct50:.1f} / {med(name, 'ttft_p95') - direct95:.1f}" if name == "api" else "–"
+        )
         lines.append(
             f"| {name} | {med(name, 'cpu_ms_per_token'):.3f} | {med(name, 'ttft_p50'):.1f} / "
             f"{med(name, 'ttft_p95'):.1f} | {added} | {med(name, 'lag_p50'):.1f} / {med(name, 'lag_p99'):.1f} / "
             f"{med(name, 'lag_max'):.0f} | {med(name, 'beat_over_50'):.2%} | {med(name, 'lost'):.0f} / "
             f"{med(name, 'doubled'):.0f} / {med(name, 'failed'):.0f} | {med(name, 'tok_s'):.0f} | "
-            f"{med(name, 'foreign'):.2f} |")
+            f"{med(name, 'foreign'):.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -346,8 +368,10 @@ def run(args: argparse.Namespace) -> None:
                     else:
                         phase = run_streams(server, key, fake_url, name, args.streams, rnd, sent, idle)
                     phases.append(phase)
-                    print(f"round {rnd} {name}: " + json.dumps({k: round(v, 3) for k, v in phase.summary().items()}),
-                          flush=True)
+                    print(
+                        f"round {rnd} {name}: " + json.dumps({k: round(v, 3) for k, v in phase.summary().items()}),
+                        flush=True,
+                    )
         finally:
             if browser is not None:
                 browser.close()
