@@ -210,14 +210,23 @@ def urllib_open(url: str) -> Any:
 
 
 def run_streams(
-    server: Server, key: str, fake_url: str, name: str, n: int, rnd: int, sent: list[str], idle: float
+    server: Server,
+    key: str,
+    fake_url: str,
+    name: str,
+    n: int,
+    rnd: int,
+    sent: list[str],
+    idle: float,
+    rate: float,
+    answers: int,
 ) -> Phase:
     """N concurrent streams (`direct` to the fake, or `api` through the app) while the probe runs."""
     phase = Phase(name, rnd)
     prober = child("--probe", "127.0.0.1", str(server.port))
     beats0 = heartbeat(server)
     cpu0, t0, meter = server.cpu(), time.monotonic(), LoadMeter()
-    runs = asyncio.run(gather_streams(server.url, key, fake_url, name, n, rnd))
+    runs = asyncio.run(gather_streams(server.url, key, fake_url, name, n, rnd, answers, len(sent) / rate))
     phase.wall_s = time.monotonic() - t0
     phase.cpu_s = server.cpu() - cpu0 - idle * phase.wall_s
     phase.foreign = meter.foreign_cores()
@@ -239,12 +248,26 @@ def run_streams(
     return phase
 
 
-async def gather_streams(base: str, key: str, fake_url: str, name: str, n: int, rnd: int) -> list[StreamRun]:
+async def gather_streams(
+    base: str, key: str, fake_url: str, name: str, n: int, rnd: int, answers: int, answer_s: float
+) -> list[StreamRun]:
+    """N workers asking `answers` questions each, one after the other; worker i starts i/N of an answer's
+    duration late, so about N answers stream at any time and about N/answer_s start per second (a burst
+    of N at once measures the queue for the first token, not what the app costs while streaming)."""
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
-        if name == "direct":
-            return await asyncio.gather(*(direct_stream(session, fake_url) for _ in range(n)))
-        return await asyncio.gather(*(api_stream(session, base, key, f"load round {rnd} stream {i}") for i in range(n)))
+
+        async def worker(i: int) -> list[StreamRun]:
+            await asyncio.sleep(i * answer_s / n)
+            out = []
+            for j in range(answers):
+                if name == "direct":
+                    out.append(await direct_stream(session, fake_url))
+                else:
+                    out.append(await api_stream(session, base, key, f"load round {rnd} worker {i} answer {j}"))
+            return out
+
+        return [r for runs in await asyncio.gather(*(worker(i) for i in range(n))) for r in runs]
 
 
 def run_pages(server: Server, browser: Any, m: int, rnd: int, sent: list[str], idle: float) -> Phase:
@@ -278,8 +301,7 @@ def idle_rate(server: Server, seconds: float = 3.0) -> float:
     c0 = server.cpu()
     time.sleep(seconds)
     rate = (server.cpu() - c0) / seconds
-    prober.stdin.close()  # type: ignore[union-attr]
-    prober.communicate(timeout=10)
+    prober.communicate(timeout=10)  # closes its stdin: it stops
     return rate
 
 
@@ -313,7 +335,8 @@ def report(phases: list[Phase], args: argparse.Namespace) -> str:
 
     direct50, direct95 = med("direct", "ttft_p50"), med("direct", "ttft_p95")
     lines = [
-        f"{args.streams} streams × {args.rate:g} tok/s × {args.tokens} tokens, {args.pages} pages; "
+        f"{args.streams} streams × {args.answers} answers × {args.tokens} tokens at {args.rate:g} tok/s, "
+        f"{args.pages} pages; "
         f"medians of {args.rounds} rounds",
         "",
         "| phase | CPU ms/token | TTFT p50 / p95 ms | added TTFT p50 / p95 ms | healthz p50 / p99 / max ms "
@@ -347,7 +370,7 @@ def run(args: argparse.Namespace) -> None:
         try:
             key = create_key(server)
             server.start()
-            run_streams(server, key, fake_url, "api", min(args.streams, 10), -1, sent, 0.0)  # warm-up
+            run_streams(server, key, fake_url, "api", min(args.streams, 10), -1, sent, 0.0, args.rate, 1)  # warm-up
             idle = idle_rate(server)
             print(f"idle CPU (answering the probe) {idle:.3f} s/s; app pid {server.proc.pid}", flush=True)  # type: ignore[union-attr]
             if args.pages:
@@ -366,7 +389,9 @@ def run(args: argparse.Namespace) -> None:
                     if name == "pages":
                         phase = run_pages(server, browser, args.pages, rnd, sent, idle)
                     else:
-                        phase = run_streams(server, key, fake_url, name, args.streams, rnd, sent, idle)
+                        phase = run_streams(
+                            server, key, fake_url, name, args.streams, rnd, sent, idle, args.rate, args.answers
+                        )
                     phases.append(phase)
                     print(
                         f"round {rnd} {name}: " + json.dumps({k: round(v, 3) for k, v in phase.summary().items()}),
@@ -397,6 +422,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=100, help="concurrent API streams")
     parser.add_argument("--rate", type=float, default=30.0, help="tokens per second per stream")
     parser.add_argument("--tokens", type=int, default=300, help="tokens per answer")
+    parser.add_argument("--answers", type=int, default=2, help="answers each stream asks for, one after the other")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pages", type=int, default=0, help="Chromium pages, one answer each (0: none)")
     args = parser.parse_args()
