@@ -1,13 +1,15 @@
 """Capacity benchmark: many concurrent API streams (and optionally browser pages) on one app process.
 
-    uv run python bench/load.py [--streams 100] [--rate 30] [--tokens 300] [--rounds 3] [--pages 4]
+    uv run python bench/load.py [--streams 100] [--answers 2] [--rate 30] [--tokens 300] [--rounds 3] [--pages 4]
 
 Three processes besides the app share the machine, each kept cheap: the fake upstream (its own
 process; pre-encoded chunks, 1 token per chunk at ``--rate`` tokens/s per stream, no logging), a
 ``/healthz`` probe (its own process, one request every 10 ms on a kept-alive connection), and this
-load client (aiohttp, SSE read as raw lines). Each round runs, in alternating order:
-- ``direct``: the same N streams straight to the fake, for the TTFT the app is compared with;
-- ``api``: N streams through ``POST /api/v1/conversations/{id}/messages`` (SSE);
+load client (aiohttp, SSE read as raw lines). N workers each ask ``--answers`` questions one after
+the other, started over one answer's duration, so about N answers stream at once. Each round runs,
+in alternating order:
+- ``direct``: the same workers straight to the fake, for the TTFT the app is compared with;
+- ``api``: the workers through ``POST /api/v1/conversations/{id}/messages`` (SSE, a new conversation each);
 - ``pages`` (with ``--pages M``): M Chromium pages each asking one question (bench/run.py's helpers).
 It prints server CPU per streamed token (psutil on the app process, minus its rate while idle with the probe on),
 event-loop lag (the probe's round-trip time, and the app's own 10 ms heartbeat from /api/stats), TTFT
