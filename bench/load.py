@@ -11,7 +11,8 @@ in alternating order:
 - ``direct``: the same workers straight to the fake, for the TTFT the app is compared with;
 - ``api``: the workers through ``POST /api/v1/conversations/{id}/messages`` (SSE, a new conversation each);
 - ``pages`` (with ``--pages M``): M Chromium pages each asking one question (bench/run.py's helpers).
-It prints server CPU per streamed token (psutil on the app process, minus its rate while idle with the probe on),
+It prints server CPU per streamed token (psutil on the app process, minus its idle rate and what the probe's
+requests cost it, both measured before the rounds),
 event-loop lag (the probe's round-trip time, and the app's own 10 ms heartbeat from /api/stats), TTFT
 added by the app over the direct call, and tokens lost or doubled (received text vs what was sent).
 Medians over rounds. A benchmark, not a test: nothing asserts. Method and numbers: bench/LOAD.md.
@@ -159,7 +160,7 @@ class Phase:
     name: str
     round: int
     tokens: int = 0  # tokens the fake sent in this phase
-    cpu_s: float = 0.0  # app CPU, idle rate subtracted
+    cpu_s: float = 0.0  # app CPU, idle rate and probe requests subtracted
     wall_s: float = 0.0
     ttft_ms: list[float] = field(default_factory=list)
     lost: int = 0  # tokens of the sent answer missing from what arrived
@@ -219,7 +220,7 @@ def run_streams(
     n: int,
     rnd: int,
     sent: list[str],
-    idle: float,
+    idle: Idle,
     rate: float,
     answers: int,
 ) -> Phase:
@@ -230,12 +231,13 @@ def run_streams(
     cpu0, t0, meter = server.cpu(), time.monotonic(), LoadMeter()
     runs = asyncio.run(gather_streams(server.url, key, fake_url, name, n, rnd, answers, len(sent) / rate))
     phase.wall_s = time.monotonic() - t0
-    phase.cpu_s = server.cpu() - cpu0 - idle * phase.wall_s
+    cpu = server.cpu() - cpu0
     phase.foreign = meter.foreign_cores()
     beats1 = heartbeat(server)
     prober.stdin.close()  # type: ignore[union-attr]
     phase.lag_ms = json.loads(prober.stdout.read() or "[]")  # type: ignore[union-attr]
     prober.wait(10)
+    phase.cpu_s = cpu - idle.cpu(phase.wall_s, len(phase.lag_ms))
     ticks = beats1["ticks"] - beats0["ticks"]
     if ticks:
         phase.beat_over_50 = (beats1["over_ms"]["50"] - beats0["over_ms"]["50"]) / ticks
@@ -272,7 +274,7 @@ async def gather_streams(
         return [r for runs in await asyncio.gather(*(worker(i) for i in range(n))) for r in runs]
 
 
-def run_pages(server: Server, browser: Any, m: int, rnd: int, sent: list[str], idle: float) -> Phase:
+def run_pages(server: Server, browser: Any, m: int, rnd: int, sent: list[str], idle: Idle) -> Phase:
     """M Chromium pages, one question each, all at once: CPU per token with a page per answer."""
     from bench.run import open_page
 
@@ -287,7 +289,7 @@ def run_pages(server: Server, browser: Any, m: int, rnd: int, sent: list[str], i
     for _, page, _ in opened:
         page.locator("[data-role=assistant][data-status=done]").wait_for(timeout=len(sent) * 1000)
     phase.wall_s = time.monotonic() - t0
-    phase.cpu_s = server.cpu() - cpu0 - idle * phase.wall_s
+    phase.cpu_s = server.cpu() - cpu0 - idle.cpu(phase.wall_s, 0)
     phase.foreign = meter.foreign_cores()
     phase.tokens = len(sent) * m
     for context, _, _ in opened:
@@ -296,15 +298,30 @@ def run_pages(server: Server, browser: Any, m: int, rnd: int, sent: list[str], i
 
 
 # --------------------------------------------------------------------------------------- main
-def idle_rate(server: Server, seconds: float = 3.0) -> float:
-    """App CPU per second with no answer but the /healthz probe running: subtracted from every phase."""
+@dataclass
+class Idle:
+    """What the app costs with no answer streaming, subtracted from every phase: CPU seconds per second,
+    and per /healthz request (a slow loop answers fewer probes, so a rate would be wrong under load)."""
+
+    per_s: float
+    per_probe: float
+
+    def cpu(self, wall_s: float, probes: int) -> float:
+        return self.per_s * wall_s + self.per_probe * probes
+
+
+def measure_idle(server: Server, seconds: float = 3.0) -> Idle:
+    c0 = server.cpu()
+    time.sleep(seconds)
+    per_s = (server.cpu() - c0) / seconds
     prober = child("--probe", "127.0.0.1", str(server.port))
     time.sleep(0.5)
     c0 = server.cpu()
     time.sleep(seconds)
-    rate = (server.cpu() - c0) / seconds
-    prober.communicate(timeout=10)  # closes its stdin: it stops
-    return rate
+    probing = server.cpu() - c0
+    out, _ = prober.communicate(timeout=10)  # closes its stdin: it stops
+    rate = len(json.loads(out)) / (seconds + 0.5)
+    return Idle(per_s, max(0.0, probing / seconds - per_s) / rate)
 
 
 def create_key(server: Server) -> str:
@@ -372,9 +389,14 @@ def run(args: argparse.Namespace) -> None:
         try:
             key = create_key(server)
             server.start()
-            run_streams(server, key, fake_url, "api", min(args.streams, 10), -1, sent, 0.0, args.rate, 1)  # warm-up
-            idle = idle_rate(server)
-            print(f"idle CPU (answering the probe) {idle:.3f} s/s; app pid {server.proc.pid}", flush=True)  # type: ignore[union-attr]
+            run_streams(
+                server, key, fake_url, "api", min(args.streams, 10), -1, sent, Idle(0, 0), args.rate, 1
+            )  # warm-up
+            idle = measure_idle(server)
+            print(
+                f"idle CPU {idle.per_s:.3f} s/s, {idle.per_probe * 1000:.2f} ms per probe; app pid {server.proc.pid}",
+                flush=True,
+            )  # type: ignore[union-attr]
             if args.pages:
                 from playwright.sync_api import sync_playwright
 
