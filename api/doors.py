@@ -4,8 +4,8 @@ API clients send a bearer key, never a session cookie, so the browser middleware
 NiceGUI's three `BaseHTTPMiddleware`s (request tracking, redirect prefix, cache control) each pass
 every streamed chunk through an anyio memory stream and a task; its request tracking gives every
 cookie-less request a new id and creates a user storage for it that is never freed (one per
-`/healthz` probe); the session and identity middlewares sign a cookie nobody reads; and gzip holds
-NDJSON deltas back in its compressor. The doors keep what protects them (Host check, security
+`/healthz` probe); the session and identity middlewares sign a cookie nobody reads; and gzip
+compresses every streamed NDJSON line on its own (a zlib sync flush per delta) to save a few bytes. The doors keep what protects them (Host check, security
 headers) and FastAPI's own error handling. Measured with bench/load.py: see bench/LOAD.md.
 """
 
