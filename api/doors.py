@@ -5,8 +5,9 @@ NiceGUI's three `BaseHTTPMiddleware`s (request tracking, redirect prefix, cache 
 every streamed chunk through an anyio memory stream and a task; its request tracking gives every
 cookie-less request a new id and creates a user storage for it that is never freed (one per
 `/healthz` probe); the session and identity middlewares sign a cookie nobody reads; and gzip
-compresses every streamed NDJSON line on its own (a zlib sync flush per delta) to save a few bytes. The doors keep what protects them (Host check, security
-headers) and FastAPI's own error handling. Measured with bench/load.py: see bench/LOAD.md.
+compresses every streamed NDJSON line on its own (a zlib sync flush per delta) to save a few bytes.
+The doors keep what protects them (Host check, security headers) and FastAPI's own error handling.
+Measured with bench/load.py: see bench/LOAD.md.
 """
 
 from __future__ import annotations
