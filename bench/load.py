@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,7 +230,9 @@ def run_streams(
     prober = child("--probe", "127.0.0.1", str(server.port))
     beats0 = heartbeat(server)
     cpu0, t0, meter = server.cpu(), time.monotonic(), LoadMeter()
-    runs = asyncio.run(gather_streams(server.url, key, fake_url, name, n, rnd, answers, len(sent) / rate))
+    coro = gather_streams(server.url, key, fake_url, name, n, rnd, answers, len(sent) / rate)
+    with ThreadPoolExecutor(1) as pool:  # its own thread: Playwright's sync API runs a loop in this one
+        runs = pool.submit(asyncio.run, coro).result()
     phase.wall_s = time.monotonic() - t0
     cpu = server.cpu() - cpu0
     phase.foreign = meter.foreign_cores()
