@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     from nicegui import app, ui
     from starlette.middleware.sessions import SessionMiddleware
 
+    from api.doors import split_doors
     from api.identity import IdentityMiddleware
     from api.routes import HEALTH_PATH, register_api
     from api.security import HostCheckMiddleware, SecurityHeadersMiddleware
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     app.add_middleware(SessionMiddleware, secret_key=secret)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=(HEALTH_PATH,))
+    split_doors(app, keep=(HostCheckMiddleware, SecurityHeadersMiddleware), exact=(HEALTH_PATH,))
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)
