@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from services.chunks import Ending
 from services.models import Message, Phase
 from services.publisher import Event as Published
+from services.publisher import Snapshot as PublishedSnapshot
 
 if TYPE_CHECKING:
     from services.generation import Generation
@@ -132,6 +133,20 @@ def done_of_row(msg: Message) -> Done:
     )
 
 
+def _news(gen: Generation, event: Published) -> Done | Status | None:
+    """What a publisher event other than text says: how the answer ended, or its new phase."""
+    if event.status is not None:
+        return done_of(gen, event.status, event.detail)
+    return status_of(event.phase, event.detail) if event.phase else None
+
+
+def _opening(gen: Generation, snap: PublishedSnapshot) -> tuple[Status | None, Done | None]:
+    """A publisher snapshot's live phase while the answer runs, or how it ended."""
+    if snap.status is None:
+        return status_of(snap.phase, snap.detail), None
+    return None, done_of(gen, snap.status, snap.detail)
+
+
 def started_of(gen: Generation) -> Started:
     return Started(gen.message_id, gen.conversation_id, gen.run)
 
@@ -147,10 +162,8 @@ def listen(gen: Generation, listener: Listener) -> Following:
         if event.delta:
             offset += len(event.delta)
             listener(Delta(event.delta, offset))
-        elif event.status is not None:
-            listener(done_of(gen, event.status, event.detail))
-        elif event.phase:
-            listener(status_of(event.phase, event.detail))
+        elif (news := _news(gen, event)) is not None:
+            listener(news)
 
     snap, unsubscribe = gen.publisher.subscribe(on_event)
     offset = len(snap.text)
@@ -160,8 +173,7 @@ def listen(gen: Generation, listener: Listener) -> Following:
         unsubscribe()
         unwatch()
 
-    live = None if snap.status is not None else status_of(snap.phase, snap.detail)
-    done = None if snap.status is None else done_of(gen, snap.status, snap.detail)
+    live, done = _opening(gen, snap)
     snapshot = Snapshot(snap.text, offset, live)
     return Following(started_of(gen), snapshot, done, gen.started_at, gen.saved is not False, stop)
 
@@ -187,14 +199,13 @@ class _Mailbox:
                 self.items[-1].append(event.delta)
             else:
                 self.items.append([event.delta])
-        elif event.status is not None:
-            self.done = done_of(self.gen, event.status, event.detail)
-        elif event.phase:
-            status = status_of(event.phase, event.detail)
+        elif isinstance(news := _news(self.gen, event), Done):
+            self.done = news
+        elif news is not None:
             if self.items and isinstance(self.items[-1], Status):
-                self.items[-1] = status
+                self.items[-1] = news
             else:
-                self.items.append(status)
+                self.items.append(news)
         self.wake.set()
 
     async def take(self) -> list[str] | Status | Done:
@@ -211,10 +222,10 @@ async def follow(gen: Generation, after: int) -> AsyncIterator[AnswerEvent]:
     snap, unsubscribe = gen.publisher.subscribe(box.put)
     try:
         offset = len(snap.text)
-        live = None if snap.status is not None else status_of(snap.phase, snap.detail)
+        live, done = _opening(gen, snap)
         yield Snapshot(snap.text[after:], max(offset, after), live)
-        if snap.status is not None:
-            yield done_of(gen, snap.status, snap.detail)
+        if done is not None:
+            yield done
             return
         while True:
             item = await box.take()
