@@ -203,7 +203,12 @@ class ChatService:
     async def _answer(
         self, owner: str, conversation_id: str, reply_to: int | None, stream: bool
     ) -> tuple[Message, Generation]:
-        assistant = await self.store.add_message(
+        assistant = await self._answer_row(owner, conversation_id, reply_to)
+        return assistant, await self._generate(owner, conversation_id, assistant, stream)
+
+    async def _answer_row(self, owner: str, conversation_id: str, reply_to: int | None) -> Message:
+        """The answer's row, `streaming`, written before anything goes upstream."""
+        return await self.store.add_message(
             Message(
                 conversation_id=conversation_id,
                 owner=owner,
@@ -213,7 +218,6 @@ class ChatService:
                 model=self.backend.model,
             )
         )
-        return assistant, await self._generate(owner, conversation_id, assistant, stream)
 
     async def _generate(self, owner: str, conversation_id: str, assistant: Message, stream: bool) -> Generation:
         """The prompt is the visible history up to the question this answer replies to."""
@@ -391,16 +395,7 @@ class ChatService:
                     row.reply_to = reply_to if m["role"] == Role.ASSISTANT else None
                     row = await self.store.add_message(row)
                     reply_to = row.id if row.role == Role.USER else reply_to
-            assistant = await self.store.add_message(
-                Message(
-                    conversation_id=conv.id,
-                    owner=owner,
-                    role=Role.ASSISTANT,
-                    status=Status.STREAMING,
-                    reply_to=reply_to,
-                    model=self.backend.model,
-                )
-            )
+            assistant = await self._answer_row(owner, conv.id, reply_to)
         assert assistant.id is not None
         self._start(owner, conv.id, assistant.id, messages, stream)
         return Started(assistant.id, conv.id)
