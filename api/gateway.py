@@ -82,6 +82,10 @@ class Completion:
     def usage(self, done: Done) -> bytes:
         return self._data({**self.head("chat.completion.chunk"), "choices": [], "usage": done.usage})
 
+    def error(self, error: dict[str, Any]) -> bytes:
+        """OpenAI's in-stream error event (the SDK raises it as an APIError)."""
+        return self._data({"error": error})
+
     @staticmethod
     def _data(obj: dict[str, Any]) -> bytes:
         return f"data: {dumps(obj)}\n\n".encode()
@@ -112,7 +116,7 @@ async def chunks(
                 ended = True
                 if Status(event.status) in ENDED_BADLY:
                     error = {"message": event.error or "The answer failed.", "type": "api_error", "code": None}
-                    yield f"data: {dumps({'error': error})}\n\n".encode()
+                    yield completion.error(error)
                     return
                 yield completion.chunk({}, finish_reason(event))
                 if include_usage:
