@@ -1,7 +1,7 @@
 """Browser fixtures: one headless Chromium per session, a fresh context and page per test.
 
 Playwright cannot download its browsers on our machines, so we fall back to Debian's Chromium
-(`tests/setup_browser.sh` installs it). Fixtures and tests here are sync: Playwright's sync API
+(`tests/setup.sh` installs it). Fixtures and tests here are sync: Playwright's sync API
 refuses to run while an asyncio loop is running in the thread.
 """
 
@@ -53,7 +53,7 @@ def playwright() -> Iterator[Playwright]:
 def browser(playwright: Playwright) -> Iterator[Browser]:
     exe = chromium_executable(playwright)
     if exe is None:
-        pytest.fail("No Chromium found: run `bash tests/setup_browser.sh` (installs Debian's chromium).")
+        pytest.fail("No Chromium found: run `bash tests/setup.sh` (installs Debian's chromium).")
     browser = playwright.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
     expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
     yield browser
