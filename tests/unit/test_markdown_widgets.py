@@ -93,3 +93,18 @@ def test_our_widgets_survive_next_to_forgeries() -> None:
 def test_marker_characters_in_model_text_become_replacement_characters() -> None:
     html = render_markdown(f"a {FORGED_MARKER} b")
     assert "\ue000" not in html and "\ue001" not in html and "\ufffd" in html and "<button" not in html
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<a title="<img src=x>" href="https://ok.example">t</a>',
+        "<a title='<img src=\"https://evil.example/a.png\">' href=\">\">t</a>",
+        '<a title="<img src=" href=">">t</a>',
+        "`<img src=https://evil.example/a.png>`",
+    ],
+)
+def test_an_img_inside_an_attribute_or_code_is_not_a_placeholder(source: str) -> None:
+    """Only a raw `<img>` in text position becomes our button; one inside another tag's attribute
+    would otherwise put the button's quotes inside that attribute."""
+    assert "<button" not in render_markdown(source)
