@@ -45,6 +45,7 @@ __all__ = [
     "Refs",
     "TableParts",
     "closing_fence_re",
+    "highlight_code",
     "join_table",
     "make_md",
     "render_block_source",
@@ -184,10 +185,14 @@ def fence_lang(info: str) -> str:
     return info.split(maxsplit=1)[0] if info else ""
 
 
-def _render_code(code: str, lang: str) -> str:
+def highlight_code(code: str, lang: str) -> str:
+    """Code as HTML, coloured by `lang`'s lexer (plain when unknown); balanced, safe, compact."""
     lexer = _lexer(lang.lower())
-    body = _compact(highlight(code, lexer, _FORMATTER)) if lexer is not None else html.escape(code, quote=False)
-    return code_head(lang) + body + CODE_FOOT
+    return _compact(highlight(code, lexer, _FORMATTER)) if lexer is not None else html.escape(code, quote=False)
+
+
+def _render_code(code: str, lang: str) -> str:
+    return code_head(lang) + highlight_code(code, lang) + CODE_FOOT
 
 
 def _fence(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:

@@ -13,13 +13,16 @@ Why this costs O(n):
   (for tables: once their delimiter row is complete too); finished blocks are rendered exactly
   once and usually cost nothing to send (``move``);
 * only the tail is parsed again per feed, and the tail is sent as a common-prefix/suffix splice;
-* an open fenced code block streams its new lines as escaped text (no parse, no highlighting) and
-  is replaced once by the highlighted version when it closes;
+* an open fenced code block shows its open line as escaped text, appended as it grows, and
+  highlights each line once, when it is complete (so colour is at most one line behind); the block
+  is rendered exactly once more when it closes. The lines that complete together are lexed together
+  from the lexer's start state, so a construct spanning flushes (a docstring) may be coloured
+  differently until the block closes;
 * an open top-level list re-parses only its last item, not the whole list;
 * an open top-level table renders and sanitizes each finished row once and re-parses only its last
   line, under its header and delimiter lines (raw HTML in a cell: the whole table is sanitized).
 
-The displayed tail may differ from the exact render while it is open (plain code, list tightness);
+The displayed tail may differ from the exact render while it is open (code colours, list tightness);
 ``finish()`` always ends with exactly ``render_markdown(text)``.
 
 Work per feed stays bounded whatever the markdown (one answer must not stall the server). Two
@@ -50,6 +53,7 @@ from services.markdown.render import (
     closing_fence_re,
     code_head,
     fence_lang,
+    highlight_code,
     join_table,
     normalize,
     render_block_source,
@@ -68,6 +72,7 @@ _FENCE_MARKS = ("```", "~~~")
 LIGHT = 8192  # characters of open text: a feed over no more than this is cheap (a few ms)
 LIGHT_TABLE = 1024  # the same while a table is open: its cells cost ~10 ms per KB to render
 LIGHT_TOKENS = 1500  # block tokens in the open text at the last parse (~3 µs each to render)
+LIGHT_CODE = 1024  # characters of open code lines a step may highlight (~5 µs each)
 
 
 def _line_offsets(src: str) -> list[int]:
@@ -79,13 +84,16 @@ _BLANK = re.compile(r"[ \t]*$")
 
 @dataclass
 class _Fence:
-    """An open top-level fenced code block being streamed as plain text."""
+    """An open top-level fenced code block: complete lines are highlighted once, the open one is plain."""
 
     char: str
     length: int
     indent: int
-    line_off: int  # absolute offset of the first line not fully shown yet
-    shown: int = 0  # characters of that line already shown
+    lang: str
+    line_off: int  # absolute offset of the open line (the first one not complete)
+    open_text: str = ""  # that line as shown, escaped, at the end of the tail just before CODE_FOOT
+    open_len: int = 0  # its HTML's length there, in characters
+    open_u16: int = 0  # and in UTF-16 units
     closing: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +108,18 @@ class _Fence:
         """A partial line that may still become the closing fence is not shown yet."""
         rest = partial.lstrip(" ")
         return len(partial) - len(rest) <= 3 and (not rest or rest[0] == self.char)
+
+    def show_open(self, text: str) -> str:
+        """Sets the open line; its HTML."""
+        html = _escape(text)
+        self.open_text, self.open_len, self.open_u16 = text, len(html), u16len(html)
+        return html
+
+    def grow(self, text: str) -> str:
+        """The open line got longer (`text` starts with what is shown): the HTML to append."""
+        html = _escape(text[len(self.open_text) :])
+        self.open_text, self.open_len, self.open_u16 = text, self.open_len + len(html), self.open_u16 + u16len(html)
+        return html
 
 
 @dataclass
@@ -372,58 +392,66 @@ class MarkdownStream:
     # -- open fenced code ---------------------------------------------------------------------
 
     def _may_highlight(self, delta: str, final: bool) -> bool:
-        """Could this step highlight code? An open top-level fence streams as plain text until a
-        line with its marker (or the end) closes it; any other fence marker in the open text is a
-        block that is highlighted on every parse of the tail (e.g. a fence inside a list item)."""
+        """Could this step highlight much code? An open top-level fence highlights the lines a step
+        completes (cheap unless they are long), and all of it when a line with its marker (or the
+        end) closes it; any other fence marker in the open text is a block that is highlighted on
+        every parse of the tail (e.g. a fence inside a list item)."""
         f = self._fence
         if f is None:
             open_text = self._src[self._base :] + delta
             return any(m in open_text for m in _FENCE_MARKS)
-        return final or f.char * f.length in self._src[f.line_off :] + delta
+        open_lines = self._src[f.line_off :] + delta  # what the step highlights when lines complete
+        return final or len(open_lines) > LIGHT_CODE or f.char * f.length in open_lines
 
     def _fence_start(self, tok: Any, src: str, lines: list[int]) -> str | None:
-        """Start streaming an open fence as plain text; None if its first line is not complete."""
+        """Start streaming an open fence; None if its first line is not complete."""
         if tok.map[0] + 1 >= len(lines) or self._closed_fence(tok, src, lines, len(lines) - 1):
             return None
         opening = src[lines[tok.map[0]] : lines[tok.map[0] + 1] - 1]
         indent = len(opening) - len(opening.lstrip(" "))
-        self._fence = _Fence(tok.markup[0], len(tok.markup), indent, line_off=self._base + lines[tok.map[0] + 1])
-        text = self._fence_advance()
-        assert text is not None
-        return code_head(fence_lang(tok.info)) + _escape(text) + CODE_FOOT
+        lang = fence_lang(tok.info)
+        self._fence = f = _Fence(tok.markup[0], len(tok.markup), indent, lang, self._base + lines[tok.map[0] + 1])
+        advanced = self._fence_advance()
+        assert advanced is not None
+        done, partial = advanced
+        return code_head(lang) + (highlight_code(done, lang) if done else "") + f.show_open(partial) + CODE_FOOT
 
-    def _fence_advance(self) -> str | None:
-        """New content of the open fence since last time, or None if it may have closed."""
+    def _fence_advance(self) -> tuple[str, str] | None:
+        """The lines completed since last time and the open line as it should show; None if the
+        fence may have closed."""
         f = self._fence
         assert f is not None
         parts = self._src[f.line_off :].split("\n")
-        out: list[str] = []
-        shown, off = f.shown, f.line_off
+        done: list[str] = []
+        off = f.line_off
         for line in parts[:-1]:
             if f.closing.fullmatch(line):
                 return None
-            out.append((f.strip(line) + "\n")[shown:])
-            shown, off = 0, off + len(line) + 1
+            done.append(f.strip(line) + "\n")
+            off += len(line) + 1
+        f.line_off = off
         partial = parts[-1]
-        if not f.holds(partial):
-            d = f.strip(partial)
-            if len(d) > shown:
-                out.append(d[shown:])
-                shown = len(d)
-        f.line_off, f.shown = off, shown
-        return "".join(out)
+        return "".join(done), "" if f.holds(partial) else f.strip(partial)
 
     def _fence_step(self) -> Patch | None:
-        text = self._fence_advance()
-        if text is None:
+        advanced = self._fence_advance()
+        if advanced is None:
             return None
-        if not text:
+        done, partial = advanced
+        f = self._fence
+        assert f is not None
+        if not done and partial == f.open_text:
             return Patch()
-        ins = _escape(text)
-        at = self._tail_u16 - len(CODE_FOOT)
-        self._tail = self._tail[: len(self._tail) - len(CODE_FOOT)] + ins + CODE_FOOT
-        self._tail_u16 += u16len(ins)
-        return Patch(splice=(at, 0, ins))
+        if not done and partial.startswith(f.open_text):
+            cut, cut_u16, ins = 0, 0, f.grow(partial)
+        else:  # lines completed: their plain text gives way to their colours
+            cut, cut_u16 = f.open_len, f.open_u16
+            ins = (highlight_code(done, f.lang) if done else "") + f.show_open(partial)
+        foot = len(CODE_FOOT)
+        at = self._tail_u16 - foot - cut_u16
+        self._tail = self._tail[: len(self._tail) - foot - cut] + ins + CODE_FOOT
+        self._tail_u16 += u16len(ins) - cut_u16
+        return Patch(splice=(at, cut_u16, ins))
 
     # -- open list ----------------------------------------------------------------------------
 

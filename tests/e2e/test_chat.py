@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.fake_upstream import FakeUpstream, Reply
+from tests.fake_upstream import FakeUpstream, Reply, tokenize
 
 MARKDOWN_ANSWER = (
     "## Plan\n\nHere is **bold** and `code`.\n\n- first\n- second\n\n"
@@ -305,3 +305,17 @@ def test_a_selection_in_the_streaming_paragraph_survives_new_text(
     expect(paragraph).to_contain_text("word60")  # many patches later, still streaming ...
     assert last_answer(page).get_attribute("data-status") == "streaming"
     assert page.evaluate("getSelection().toString()") == selected  # ... and the selection is intact
+
+
+def test_code_is_coloured_while_its_block_still_streams(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    """#10: a code block is highlighted line by line as it streams, not only once its fence closes."""
+    code = "Here:\n\n```python\ndef greet(name):\n    return name\n"
+    fake_upstream.enqueue(Reply(text=code + "```\n\nDone.", stall_after=len(tokenize(code))))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Some code please")
+    answer = last_answer(page)
+    expect(answer.locator(".md-code code")).to_contain_text("return name")
+    expect(answer).to_have_attribute("data-status", "streaming")  # the fence is still open
+    expect(answer.locator(".md-code code span.k", has_text="def")).to_be_visible()
+    expect(answer.locator(".md-code code span.k", has_text="return")).to_be_visible()

@@ -93,7 +93,8 @@ def test_few_characters_of_many_tokens_are_not_light() -> None:
 def test_steps_that_may_highlight_code_are_not_light() -> None:
     """Closing a fence highlights all of it (a 5 KB block: ~30 ms, and a new lexer's import ~80 ms)."""
     fenced = MarkdownStream("Intro.\n\n```python\ndef f():\n    return 1\n")
-    assert fenced.light("    x = 2\n")  # an open fence streams as escaped text
+    assert fenced.light("    x = 2\n")  # an open fence highlights a short completed line on the loop
+    assert not fenced.light("    y = [" + "1, " * 400 + "]\n")  # not a long one
     assert not fenced.light("```\n") and not fenced.light(final=True)
     fenced.feed("`")
     assert not fenced.light("``\n")  # the marker split across two deltas

@@ -271,14 +271,35 @@ def test_finished_blocks_are_committed_and_moved_not_resent() -> None:
     assert patch.move == len("<p>First paragraph.</p>\n") and patch.commit == ""
 
 
-def test_open_fence_streams_plain_text_and_highlights_once() -> None:
+def test_open_fence_highlights_each_line_once_it_is_complete() -> None:
     stream = MarkdownStream("```python\n")
     patches = [stream.feed(f"x = {i}  # <tag>\n") for i in range(50)]
-    assert all(p.splice and p.splice[1] == 0 for p in patches)  # pure insertions
-    assert "&lt;tag&gt;" in stream.tail_html and "<span class=n>" not in stream.tail_html
+    assert all(p.splice and p.splice[1] == 0 for p in patches)  # whole lines: pure insertions
+    assert stream.tail_html.count("<span class=n>x</span>") == 50  # coloured while the block is open
+    assert "<span class=c1># &lt;tag&gt;</span>" in stream.tail_html
+    grow = [stream.feed(piece) for piece in ("def ", "f(", "y):")]
+    assert [p.splice[1:] for p in grow if p.splice] == [(0, "def "), (0, "f("), (0, "y):")]  # open line: plain
+    line_end = stream.feed("\n")
+    assert line_end.splice and line_end.splice[1] == len("def f(y):")  # its plain text gives way to colours
+    assert "<span class=k>def</span>" in line_end.splice[2]
     done = stream.feed("```\n")
-    assert "<span class=n>x</span>" in done.commit  # highlighted on close, sent once
-    assert stream.tail_html == ""
+    assert done.move and not done.commit  # coloured line by line as the exact render does: nothing re-sent
+    assert stream.tail_html == "" and stream.html() == render_markdown(stream.text)
+
+
+def test_an_open_fence_highlights_each_character_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """O(n): token by token, the highlighter sees each line of an open block once, not the block so far."""
+    import services.markdown.stream as stream_module
+
+    seen: list[int] = []
+    real = stream_module.highlight_code
+    monkeypatch.setattr(stream_module, "highlight_code", lambda code, lang: seen.append(len(code)) or real(code, lang))
+    code = "".join(f"total = total + values[{i}]  # step {i}\n" for i in range(400))
+    stream = MarkdownStream("```python\n")
+    for token in _tokens(code):
+        stream.feed(token)
+    assert sum(seen) == len(code) and len(seen) >= 400
+    assert stream.tail_html.count("<span class=n>total</span>") == 800
 
 
 def test_reference_definitions_resolve_in_one_exact_render_at_finish() -> None:
