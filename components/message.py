@@ -11,6 +11,7 @@ from nicegui import ui
 from components.markdown_view import MarkdownView
 from services import events
 from services.models import REFUSAL_NOTE, Message, Phase, Role, Status
+from services.sentences import Sentences
 
 Action = Callable[[Message], Awaitable[None]]
 
@@ -20,6 +21,9 @@ PHASE_TEXT = {
     Phase.STREAMING: "",
     Phase.RETRYING: "",  # its detail says why and for how long
 }
+# Said to a screen reader once per change (the status line's per-second count is not).
+SPOKEN_PHASE = {Phase.WAITING: "Thinking.", Phase.RETRYING: ""}  # a retry says its detail
+SPOKEN_END = {Status.DONE: "Answer complete.", Status.STOPPED: "Stopped."}  # others say their note
 COUNTING = (Phase.CONNECTING, Phase.WAITING)  # nothing arrived yet: the status line counts seconds
 RETRYABLE = {Status.ERROR, Status.STOPPED, Status.INTERRUPTED, Status.FILTERED}
 UNSAVED_NOTE = (
@@ -57,6 +61,7 @@ class AssistantMessage(ui.element):
         on_regenerate: Action,
         on_version: Action,
         html: str | None = None,
+        announce: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__("div")
         self.message = message
@@ -67,13 +72,15 @@ class AssistantMessage(ui.element):
         self._on_final: Callable[[], None] | None = None
         self._phase_started = time.time()
         self._phase: Phase | None = None
+        self._announce = announce
+        self._sentences: Sentences | None = None  # while followed live: what a screen reader hears next
         self.classes("msg msg-assistant")
         self.props(f"data-role={Role.ASSISTANT} data-message-id={message.id}")
         with self:
             self.declined = ui.badge("Declined", color="grey-7").props("outline").classes("self-start")
             self.declined.tooltip("The model refused this request; its words are shown as it said them.")
             self.body = MarkdownView(message.content, html=html)
-            self.status_line = ui.label("").classes("msg-status").props("role=status aria-live=polite")
+            self.status_line = ui.label("").classes("msg-status")  # spoken through `announce`, once per change
             self.note = ui.label(message.error).classes("msg-note")
             self.save_note = ui.label("").classes("msg-note msg-note-error").props("role=alert")
             with ui.row().classes("msg-actions items-center gap-1"):
@@ -91,6 +98,7 @@ class AssistantMessage(ui.element):
         self._unsubscribe = following.unsubscribe
         self._show_saved(following.saved)
         self.body.reset(following.snapshot.text)
+        self._sentences = Sentences(following.snapshot.text) if self._announce else None
         if following.done is not None:
             self._end(following.done)
         elif following.snapshot.status is not None:
@@ -117,6 +125,8 @@ class AssistantMessage(ui.element):
             self.detach()
         elif isinstance(event, events.Delta):
             self.body.push(event.text)
+            if self._sentences is not None:
+                self._speak(*self._sentences.feed(event.text))
         elif isinstance(event, events.Done):
             self._end(event)
         elif isinstance(event, events.Status):
@@ -124,16 +134,27 @@ class AssistantMessage(ui.element):
         else:
             self._show_saved(event.saved)
 
+    def _speak(self, *texts: str) -> None:
+        if self._announce is not None:
+            for text in texts:
+                self._announce(text)
+
     def _end(self, done: events.Done) -> None:
         """Still subscribed afterwards: a final row that could not be written is said when it happens."""
         self.body.finish()
         self.message.content = self.body.text
+        if self._sentences is not None:
+            status = Status(done.status)
+            self._speak(*self._sentences.finish(), SPOKEN_END.get(status, done.error))
+            self._sentences = None
         self._set_status(Status(done.status), done.error)
         if self._on_final is not None:
             self._on_final()
 
     def _set_phase(self, status: events.Status) -> None:
         phase, detail = Phase(status.phase), status.detail
+        if phase != self._phase and phase in SPOKEN_PHASE and self._sentences is not None:
+            self._speak(SPOKEN_PHASE[phase] or detail)
         self._phase = phase
         self._set_attr("data-status", Status.STREAMING)
         self._set_attr("data-phase", phase)
