@@ -86,12 +86,15 @@ def main(argv: list[str] | None = None) -> None:
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)
+    # Quasar's bar flashed on every module NiceGUI fetches, an unnamed progressbar to screen readers.
+    app.config.quasar_config["loadingBar"]["skipHijack"] = True
     ui.run(
         host=args.host,
         port=args.port,
         show=not args.no_browser,
         reload=False,
         title="streamchat",
+        language="en-US",  # also the page's <html lang>, which screen readers pronounce by
         favicon="💬",
         storage_secret=secret,
         show_welcome_message=False,

@@ -28,7 +28,7 @@ class ApiKeysDialog:
 
     def __init__(self, keys: ApiKeys, owner: str) -> None:
         self.keys, self.owner = keys, owner
-        with ui.dialog() as self.dialog, ui.card().classes("w-[40rem] max-w-full gap-3"):
+        with ui.dialog().props("aria-label='API keys'") as self.dialog, ui.card().classes("w-[40rem] max-w-full gap-3"):
             ui.label("API keys").classes("text-lg font-semibold")
             ui.markdown(HELP).classes("text-sm")
             with ui.row().classes("w-full items-center no-wrap"):
@@ -66,7 +66,7 @@ class ApiKeysDialog:
         self.rows.clear()
         with self.rows:
             if not keys:
-                ui.label("No keys yet.").classes("text-sm opacity-60")
+                ui.label("No keys yet.").classes("text-sm opacity-60").props("role=listitem")
             for info in reversed(keys):  # newest first
                 with ui.row().classes("w-full items-center no-wrap gap-2").props("role=listitem"):
                     with ui.column().classes("grow gap-0"):

@@ -8,12 +8,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from nicegui import app, background_tasks, ui
+from nicegui.elements.mixins.text_element import TextElement
 
+from components.announcer import Announcer
 from components.api_keys_dialog import ApiKeysDialog
 from components.composer import Composer
 from components.load_earlier import LoadEarlier
 from components.markdown_view import MarkdownView, add_markdown_assets
 from components.message import AssistantMessage, UserMessage
+from components.shortcuts import add_shortcuts, show_shortcuts
 from components.sidebar import Sidebar
 from components.theme import add_theme
 from services.api_keys import ApiKeys
@@ -45,14 +48,19 @@ Put the variables in a `.env` file next to `app.py` (see `.env.example`) and res
 """
 
 
+# On a phone the on-screen keyboard shrinks the layout viewport (Chrome's default only shrinks the
+# visual one), so the fixed composer stays above the keyboard instead of behind it.
+VIEWPORT = "width=device-width, initial-scale=1, interactive-widget=resizes-content"
+
+
 def register_pages(chat: ChatService, keys: ApiKeys) -> None:
     """Pages reach the app through `chat` only (DESIGN.md "One door"); `keys` serves the API keys dialog."""
 
-    @ui.page("/", title="streamchat")
+    @ui.page("/", title="streamchat", viewport=VIEWPORT)
     async def index() -> None:
         await ChatPage(chat, keys, None).build()
 
-    @ui.page("/c/{conversation_id}", title="streamchat")
+    @ui.page("/c/{conversation_id}", title="streamchat", viewport=VIEWPORT)
     async def conversation(conversation_id: str) -> None:
         await ChatPage(chat, keys, conversation_id).build()
 
@@ -91,12 +99,15 @@ class ChatPage:
     async def build(self) -> None:
         add_theme()
         add_markdown_assets()
+        add_shortcuts()
         ui.dark_mode().bind_value(app.storage.user, "dark")
         self._header()
         if getattr(ui.context.client.request.state, UNREADABLE, False):
             self._identity_lost_banner()
         self.sidebar = Sidebar(self.chat, self.owner, self.conversation_id)
-        self.thread = ui.column().classes("thread").props("aria-label=Conversation role=log")
+        # Not a live region: it would read every reveal step. The announcer says finished sentences.
+        self.announcer = Announcer()
+        self.thread = ui.column().classes("thread").props("role=region aria-label=Conversation")
         with ui.footer().classes("app-footer"):
             self.composer = Composer(self._send, self._stop, self.conversation_id)
         await self._render_thread()
@@ -121,7 +132,7 @@ class ChatPage:
                 ui.button(icon="menu", on_click=lambda: self.sidebar.drawer.toggle()).props(
                     "flat round dense aria-label='Toggle sidebar'"
                 )
-                ui.label("streamchat").classes("text-lg font-semibold")
+                TextElement(tag="h1", text="streamchat").classes("text-lg font-semibold m-0")
                 ui.button(self.chat.model_label, icon="smart_toy", on_click=self._show_switch_help).props(
                     "flat dense no-caps data-testid=model-label"
                 ).classes("model-chip").tooltip("Which model answers, and how to switch")
@@ -131,6 +142,9 @@ class ChatPage:
                 ui.button(icon="key", on_click=self._show_api_keys).props(
                     "flat round dense aria-label='API keys'"
                 ).mark("api-keys")
+                ui.button(icon="keyboard", on_click=show_shortcuts).props(
+                    "flat round dense aria-label='Keyboard shortcuts'"
+                ).tooltip("Keyboard shortcuts (?)")
                 ui.button(icon="dark_mode", on_click=self._toggle_dark).props("flat round dense aria-label='Dark mode'")
 
     def _identity_lost_banner(self) -> None:
@@ -151,7 +165,7 @@ class ChatPage:
         app.storage.user["dark"] = not app.storage.user.get("dark", False)
 
     def _show_switch_help(self) -> None:
-        with ui.dialog() as dialog, ui.card().classes("max-w-xl"):
+        with ui.dialog().props("aria-label='Which model answers'") as dialog, ui.card().classes("max-w-xl"):
             ui.label(f"Answering now: {self.chat.model_label}").classes("font-semibold")
             ui.markdown(SWITCH_HELP)
             ui.button("Close", on_click=dialog.close).props("flat")
@@ -239,6 +253,7 @@ class ChatPage:
             on_regenerate=self._regenerate,
             on_version=self._show_version,
             html=html,
+            announce=self.announcer.say,
         )
         assert message.id is not None
         self.views[message.id] = view
