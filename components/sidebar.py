@@ -13,7 +13,7 @@ class Sidebar:
     def __init__(self, chat: ChatService, owner: str, current_id: str | None) -> None:
         self.chat, self.owner, self.current_id = chat, owner, current_id
         with (
-            ui.left_drawer(value=True, bordered=True)
+            ui.left_drawer(value=None, bordered=True)  # None: open on wide screens, a closed drawer on phones
             .classes("sidebar")
             .props("width=280 breakpoint=760") as self.drawer
         ):

@@ -31,7 +31,8 @@ _BASE = """
 .md-view blockquote { padding: 0.1em 1em; border-left: 4px solid #d0d7de; color: #57606a; }
 .md-view hr { border: 0; border-top: 1px solid #d0d7de; }
 .md-view table { border-collapse: collapse; display: block; overflow-x: auto; max-width: 100%; }
-.md-view th, .md-view td { border: 1px solid #d0d7de; padding: 0.3em 0.7em; }
+/* Cells break only between words: a wide table scrolls in its box instead of a letter per line. */
+.md-view th, .md-view td { border: 1px solid #d0d7de; padding: 0.3em 0.7em; overflow-wrap: normal; }
 .md-view th { background: #f3f4f6; font-weight: 600; }
 .md-view .md-al-left { text-align: left; } .md-view .md-al-center { text-align: center; }
 .md-view .md-al-right { text-align: right; }
