@@ -9,6 +9,7 @@ from typing import Any
 
 from nicegui import app, background_tasks, ui
 
+from components.account import AccountButton
 from components.api_keys_dialog import ApiKeysDialog
 from components.composer import Composer
 from components.load_earlier import LoadEarlier
@@ -21,6 +22,7 @@ from services.chat import ChatError, ChatService, NotFound, Sent, Thread
 from services.events import Started
 from services.identity import UNREADABLE
 from services.models import Message, Status
+from services.users import SIGNED_IN
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +47,17 @@ Put the variables in a `.env` file next to `app.py` (see `.env.example`) and res
 """
 
 
-def register_pages(chat: ChatService, keys: ApiKeys) -> None:
-    """Pages reach the app through `chat` only (DESIGN.md "One door"); `keys` serves the API keys dialog."""
+def register_pages(chat: ChatService, keys: ApiKeys, sign_out: str | None = None) -> None:
+    """Pages reach the app through `chat` only (DESIGN.md "One door"); `keys` serves the API keys dialog;
+    `sign_out` is the sign-out route when there is one (AUTH_MODE=oidc)."""
 
     @ui.page("/", title="streamchat")
     async def index() -> None:
-        await ChatPage(chat, keys, None).build()
+        await ChatPage(chat, keys, None, sign_out).build()
 
     @ui.page("/c/{conversation_id}", title="streamchat")
     async def conversation(conversation_id: str) -> None:
-        await ChatPage(chat, keys, conversation_id).build()
+        await ChatPage(chat, keys, conversation_id, sign_out).build()
 
 
 def _preload_components() -> ui.element:
@@ -72,9 +75,12 @@ def _preload_components() -> ui.element:
 class ChatPage:
     """One browser tab; everything it shows is read with its owner's id."""
 
-    def __init__(self, chat: ChatService, keys: ApiKeys, conversation_id: str | None) -> None:
-        self.chat, self.keys = chat, keys
-        # api.identity keeps NiceGUI's session id equal to the durable identity cookie's owner id.
+    def __init__(
+        self, chat: ChatService, keys: ApiKeys, conversation_id: str | None, sign_out: str | None = None
+    ) -> None:
+        self.chat, self.keys, self.sign_out = chat, keys, sign_out
+        # api.identity (browser mode) or api.signin (header/oidc) keeps NiceGUI's session id equal to the
+        # owner id: the identity cookie's, or the signed-in user's row id.
         self.owner: str = app.storage.browser["id"]
         self.conversation_id = conversation_id
         self.selected: dict[int, int] = {}  # question id -> shown answer version id
@@ -132,6 +138,8 @@ class ChatPage:
                     "flat round dense aria-label='API keys'"
                 ).mark("api-keys")
                 ui.button(icon="dark_mode", on_click=self._toggle_dark).props("flat round dense aria-label='Dark mode'")
+                who = getattr(ui.context.client.request.state, SIGNED_IN, None)
+                AccountButton(self.owner, who, self.sign_out)
 
     def _identity_lost_banner(self) -> None:
         """Say so when this browser's identity could not be read, rather than silently showing an empty app."""
