@@ -2,7 +2,9 @@
 
 Authorization code flow with state, nonce and PKCE; the provider is found through its discovery
 document (`OIDC_ISSUER/.well-known/openid-configuration`). The id_token's signature (the provider's
-JWKS), `iss` (exactly OIDC_ISSUER), `aud` (OIDC_CLIENT_ID), `exp` and `nonce` are checked by authlib.
+JWKS), `iss` (exactly OIDC_ISSUER), `aud` (OIDC_CLIENT_ID), `exp` and `nonce` are checked by authlib;
+`aud` only because it is named in the claims options (authlib 1.9 does not check it otherwise: a
+token the provider made for another application would sign in here, which tests/e2e/test_oidc.py catches).
 A user is keyed by `iss|sub`, never by email: Entra ID may send no `email` claim (then
 `preferred_username` or `upn` is the shown address) and emails can be re-assigned.
 The signed-in user is kept in the session cookie (signed with STORAGE_SECRET) until sign-out.
@@ -57,7 +59,10 @@ class OidcAuthenticator:
     open_paths = (PREFIX,)
 
     def __init__(self, users: Users, issuer: str, client_id: str, client_secret: str) -> None:
-        self.users, self.issuer = users, issuer
+        self.users = users
+        # authlib checks `iss` against discovery and `aud` not at all unless told: both are set here.
+        self.claims = {"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "value": client_id}}
+        self.issuer = issuer
         self.client: Any = OAuth().register(
             "oidc",
             client_id=client_id,
@@ -89,9 +94,7 @@ class OidcAuthenticator:
 
     async def callback(self, request: Request) -> Response:
         try:
-            token = await self.client.authorize_access_token(
-                request, claims_options={"iss": {"essential": True, "values": [self.issuer]}}
-            )
+            token = await self.client.authorize_access_token(request, claims_options=self.claims)
             claims = token.get("userinfo")
             if not claims:
                 raise ValueError("the provider sent no id_token")

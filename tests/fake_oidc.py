@@ -60,7 +60,8 @@ class FakeOidc:
     def authorize(self, query: dict[str, str]) -> str:
         """Where /authorize redirects to: back to the app with a code, or with an error."""
         if query.get("client_id") != CLIENT_ID or query.get("response_type") != "code":
-            return f"{query['redirect_uri']}?{urlencode({'error': 'unauthorized_client', 'state': query.get('state', '')})}"
+            error = {"error": "unauthorized_client", "state": query.get("state", "")}
+            return f"{query['redirect_uri']}?{urlencode(error)}"
         code = secrets.token_urlsafe(16)
         self.codes[code] = query
         return f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
