@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     if sign_in is None:
         app.add_middleware(IdentityMiddleware, codec=IdentityCodec(secret))
     else:
-        app.add_middleware(SignInMiddleware, auth=sign_in)
+        app.add_middleware(SignInMiddleware, auth=sign_in, codec=IdentityCodec(secret))
     app.add_middleware(SessionMiddleware, secret_key=secret)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=(HEALTH_PATH,))

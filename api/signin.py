@@ -22,7 +22,9 @@ from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.identity import is_page_load
 from api.proxies import Network, peer_in, socket_peer
+from services.identity import COOKIE_NAME, EARLIER_BROWSER_ID, IdentityCodec
 from services.users import SIGNED_IN, SignedIn, Users
 
 log = logging.getLogger(__name__)
@@ -108,10 +110,13 @@ def _turn_away(scope: Scope, query: dict[str, str]) -> None:
 
 
 class SignInMiddleware:
-    """Between the session and NiceGUI: sets the session id to the signed-in user's, or refuses."""
+    """Between the session and NiceGUI: sets the session id to the signed-in user's, or refuses.
 
-    def __init__(self, app: ASGIApp, auth: Authenticator) -> None:
-        self.app, self.auth = app, auth
+    `codec` reads the browser-mode identity cookie a browser may still have, so the Account dialog
+    can show its id for `app.py claim` after the switch to team sign-in."""
+
+    def __init__(self, app: ASGIApp, auth: Authenticator, codec: IdentityCodec) -> None:
+        self.app, self.auth, self.codec = app, auth, codec
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or (
@@ -119,7 +124,8 @@ class SignInMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        who = await self.auth.identify(HTTPConnection(scope))
+        conn = HTTPConnection(scope)
+        who = await self.auth.identify(conn)
         if who is None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -130,7 +136,10 @@ class SignInMiddleware:
         if session.get("id") != who.id:  # another user signed in in this browser: start from nothing
             session.clear()
             session["id"] = who.id
-        scope.setdefault("state", {})[SIGNED_IN] = who
+        state = scope.setdefault("state", {})
+        state[SIGNED_IN] = who
+        if is_page_load(scope, conn) and (cookie := conn.cookies.get(COOKIE_NAME)):
+            state[EARLIER_BROWSER_ID] = self.codec.read(cookie)
         if scope["path"].startswith(SOCKET_PATH) and _page_owner(query := _query(scope)) not in (None, who.id):
             if "sid" in query:  # a running polling session: no handshake left to fail
                 await plain_page(403, "Signed in as someone else", "Reload the page.")(scope, receive, send)

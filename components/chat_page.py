@@ -20,7 +20,7 @@ from components.theme import add_theme
 from services.api_keys import ApiKeys
 from services.chat import ChatError, ChatService, NotFound, Sent, Thread
 from services.events import Started
-from services.identity import UNREADABLE
+from services.identity import EARLIER_BROWSER_ID, UNREADABLE
 from services.models import Message, Status
 from services.users import SIGNED_IN
 
@@ -138,8 +138,9 @@ class ChatPage:
                     "flat round dense aria-label='API keys'"
                 ).mark("api-keys")
                 ui.button(icon="dark_mode", on_click=self._toggle_dark).props("flat round dense aria-label='Dark mode'")
-                who = getattr(ui.context.client.request.state, SIGNED_IN, None)
-                AccountButton(self.owner, who, self.sign_out)
+                state = ui.context.client.request.state
+                who, earlier = getattr(state, SIGNED_IN, None), getattr(state, EARLIER_BROWSER_ID, None)
+                AccountButton(self.owner, who, self.sign_out, earlier)
 
     def _identity_lost_banner(self) -> None:
         """Say so when this browser's identity could not be read, rather than silently showing an empty app."""

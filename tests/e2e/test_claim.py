@@ -42,12 +42,15 @@ def test_claim_gives_a_browsers_conversations_to_the_signed_in_user(
     browser_mode.stop()
 
     header_mode = app_server(HEADER_MODE, data_dir=browser_mode.data_dir, ready_path="/healthz")
-    page.context.clear_cookies()
     page.context.set_extra_http_headers({"X-Forwarded-Email": "alice@example.com"})
     page.goto(header_mode.url)
     conversations = page.get_by_role("navigation", name="Conversations")
     expect(page.get_by_test_id("signed-in")).to_have_accessible_name("alice@example.com")
     expect(conversations.get_by_role("link", name="from my browser days")).to_have_count(0)  # not yet hers
+
+    page.get_by_test_id("signed-in").click()  # the old browser cookie is still there: its id is shown
+    expect(page.get_by_label("Browser id")).to_have_text(browser_id)
+    page.screenshot(path=ARTIFACTS / "account-earlier-browser-id.png")
 
     unknown = cli(header_mode, "claim", "--from-browser-id", "no-such-browser", "--to", "alice@example.com")
     assert unknown.returncode == 1 and "0 conversation" in unknown.stdout
