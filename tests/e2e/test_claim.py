@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import REPO_ROOT, AppServer
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_identity import chat_once, conversation_link
 from tests.fake_upstream import FakeUpstream
 
 SECRET = {"STORAGE_SECRET": "e2e-claim-identity-secret-0123456789abc"}
@@ -30,11 +31,7 @@ def test_claim_gives_a_browsers_conversations_to_the_signed_in_user(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
     browser_mode = app_server(SECRET)
-    page.goto(browser_mode.url)
-    box = page.get_by_role("textbox", name="Message")
-    box.fill("from my browser days")
-    box.press("Enter")
-    expect(page.locator('[data-role="assistant"][data-status="done"]')).to_have_count(1)
+    chat_once(page, browser_mode.url, "from my browser days")
     page.get_by_role("button", name="Account").click()
     browser_id = page.get_by_label("Browser id").inner_text().strip()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -44,9 +41,8 @@ def test_claim_gives_a_browsers_conversations_to_the_signed_in_user(
     header_mode = app_server(HEADER_MODE, data_dir=browser_mode.data_dir, ready_path="/healthz")
     page.context.set_extra_http_headers({"X-Forwarded-Email": "alice@example.com"})
     page.goto(header_mode.url)
-    conversations = page.get_by_role("navigation", name="Conversations")
     expect(page.get_by_test_id("signed-in")).to_have_accessible_name("alice@example.com")
-    expect(conversations.get_by_role("link", name="from my browser days")).to_have_count(0)  # not yet hers
+    expect(conversation_link(page, "from my browser days")).to_have_count(0)  # not yet hers
 
     page.get_by_test_id("signed-in").click()  # the old browser cookie is still there: its id is shown
     expect(page.get_by_label("Browser id")).to_have_text(browser_id)
@@ -58,7 +54,7 @@ def test_claim_gives_a_browsers_conversations_to_the_signed_in_user(
     assert claimed.returncode == 0, claimed.stderr
     assert "1 conversation" in claimed.stdout and "2 message" in claimed.stdout
     page.reload()
-    expect(conversations.get_by_role("link", name="from my browser days")).to_be_visible()
+    expect(conversation_link(page, "from my browser days")).to_be_visible()
 
     made = cli(header_mode, "api-key", "create", "--user", "alice@example.com")
     assert made.returncode == 0, made.stderr

@@ -10,24 +10,13 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_identity import chat_once, conversation_link
 from tests.fake_upstream import FakeUpstream
 
 HEADER_MODE = {"AUTH_MODE": "header", "TRUSTED_PROXIES": "127.0.0.1/32", "AUTH_NAME_HEADER": "X-Forwarded-User",
                "STORAGE_SECRET": "e2e-header-identity-secret-0123456789"}
 ALICE = {"X-Forwarded-Email": "alice@example.com", "X-Forwarded-User": "Alice Doe"}
 BOB = {"X-Forwarded-Email": "bob@example.com"}
-
-
-def chat_once(page: Page, url: str, text: str) -> None:
-    page.goto(url)
-    box = page.get_by_role("textbox", name="Message")
-    box.fill(text)
-    box.press("Enter")
-    expect(page.locator('[data-role="assistant"][data-status="done"]')).to_have_count(1)
-
-
-def conversation_link(page: Page, title: str):
-    return page.get_by_role("navigation", name="Conversations").get_by_role("link", name=title)
 
 
 def signed_in(page: Page):
