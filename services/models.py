@@ -114,7 +114,7 @@ class User(SQLModel, table=True):
     by: it stays when the email changes. `subject` is the OIDC `iss|sub` (None until a first OIDC sign-in,
     e.g. for a user made by `claim` or in header mode). Browser mode has no rows: owners are cookie ids."""
 
-    __tablename__ = "user"
+    __tablename__ = "user_account"  # `user` is a reserved word in PostgreSQL
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     email: str = Field(index=True, unique=True)  # lower-cased
