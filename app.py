@@ -7,9 +7,16 @@ import ipaddress
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from services.logs import configure_logging
 from services.settings import Settings
+
+if TYPE_CHECKING:  # nicegui must not be imported before NICEGUI_STORAGE_PATH is set (main)
+    from fastapi import FastAPI
+
+    from api.signin import Authenticator
+    from services.users import Users
 
 log = logging.getLogger("streamchat")
 
@@ -34,12 +41,28 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _sign_in(settings: Settings, app: FastAPI, users: Users) -> Authenticator | None:
+    """The authenticator of AUTH_MODE header|oidc (None in browser mode); OIDC also gets its routes."""
+    from api.oidc import OidcAuthenticator
+    from api.proxies import parse_networks
+    from api.signin import HeaderAuthenticator
+
+    if settings.auth_mode == "header":
+        trusted = parse_networks(settings.trusted_proxies)
+        return HeaderAuthenticator(users, settings.auth_header, settings.auth_name_header, trusted)
+    if settings.auth_mode == "oidc":
+        oidc = OidcAuthenticator(users, settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret)
+        oidc.add_routes(app)
+        return oidc
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["api-key"]:  # an operator command, not the server
-        from api.cli import run
+    if argv[:1] in (["api-key"], ["claim"]):  # operator commands, not the server
+        from api.cli import run, run_claim
 
-        raise SystemExit(run(argv[1:]))
+        raise SystemExit(run(argv[1:]) if argv[0] == "api-key" else run_claim(argv[1:]))
     args = parse_args(argv)
     os.umask(0o077)  # everything the app writes (database, -wal/-shm, secret, preferences) is the user's alone
     configure_logging()
@@ -52,17 +75,24 @@ def main(argv: list[str] | None = None) -> None:
 
     from api.doors import split_doors
     from api.identity import IdentityMiddleware
+    from api.oidc import LOGOUT
+    from api.proxies import PeerMiddleware
     from api.routes import HEALTH_PATH, register_api
     from api.security import HostCheckMiddleware, SecurityHeadersMiddleware
+    from api.signin import SignInMiddleware
     from api.stats import register_stats
     from components.chat_page import register_pages
     from services.identity import IdentityCodec
     from services.runtime import build_context, make_data_dir_private, storage_secret, warm_up
+    from services.users import Users
 
     make_data_dir_private(settings.streamchat_data_dir)
+    if problem := settings.identity_problem():
+        raise SystemExit(f"streamchat: {problem}")
     try:
         secret = storage_secret(settings)
         ctx = build_context(settings)
+        sign_in = _sign_in(settings, app, Users(ctx.store.engine))
     except (ValueError, FileNotFoundError) as exc:  # a short secret, a LOCAL_MODEL_PATH pointing nowhere
         raise SystemExit(f"streamchat: {exc}") from None
     log.info("answering with %s", ctx.backend.label)
@@ -72,17 +102,21 @@ def main(argv: list[str] | None = None) -> None:
             "set ALLOWED_HOSTS=<name you reach it by> (comma-separated, * for any)",
             args.host,
         )
-    register_pages(ctx.chat, ctx.api_keys)
+    register_pages(ctx.chat, ctx.api_keys, sign_out=LOGOUT if settings.auth_mode == "oidc" else None)
     register_stats(app, ctx.chat, ctx.loop_monitor, settings.stats_token)
     register_api(app, ctx.chat, ctx.api_keys, ctx.backend.model)
 
-    # add_middleware puts each one outside the previous: Host check → headers → session → identity,
+    # add_middleware puts each one outside the previous: peer → Host check → headers → session → identity,
     # and NiceGUI appends its RequestTrackingMiddleware innermost, after identity has set the session id.
-    app.add_middleware(IdentityMiddleware, codec=IdentityCodec(secret))
+    if sign_in is None:
+        app.add_middleware(IdentityMiddleware, codec=IdentityCodec(secret))
+    else:
+        app.add_middleware(SignInMiddleware, auth=sign_in, codec=IdentityCodec(secret))
     app.add_middleware(SessionMiddleware, secret_key=secret)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=(HEALTH_PATH,))
-    split_doors(app, keep=(HostCheckMiddleware, SecurityHeadersMiddleware), exact=(HEALTH_PATH,))
+    app.add_middleware(PeerMiddleware, trusted=settings.trusted_proxies)
+    split_doors(app, keep=(PeerMiddleware, HostCheckMiddleware, SecurityHeadersMiddleware), exact=(HEALTH_PATH,))
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)
@@ -98,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         favicon="💬",
         storage_secret=secret,
         show_welcome_message=False,
-        forwarded_allow_ips=settings.trusted_proxies,  # X-Forwarded-Proto (→ Secure cookies) only from these
+        proxy_headers=False,  # PeerMiddleware applies X-Forwarded-* (TRUSTED_PROXIES), keeping the socket peer
     )
 
 

@@ -1,8 +1,13 @@
-"""`app.py api-key create|list|revoke`: the operator's way to hand out API keys.
+"""`app.py api-key create|list|revoke` and `app.py claim`: the operator's commands.
 
-The key's owner is the NAME given with --user, exactly: that is the id the API scopes every request
-made with the key to (conversations created through the API or the /v1 gateway belong to NAME).
+A key's owner is the user --user names. In browser mode that is the NAME exactly: the id the API scopes
+every request made with the key to (conversations created through the API or the /v1 gateway belong
+to NAME). In header/oidc mode NAME is the user's email, and the key belongs to that user's row (made
+if the user has not signed in yet), so the API sees the same conversations as the user's pages.
 The plain key is printed once, as the last line of stdout, so scripts can take it with `tail -n1`.
+
+`claim --from-browser-id ID --to EMAIL` moves what a browser owned in browser mode (its id is shown in
+the page's Account dialog) to a user, when a deployment switches to team sign-in.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import sys
 
 from services.api_keys import ApiKeys, KeyInfo
 from services.settings import Settings
+from services.users import Users
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,23 +40,35 @@ def _row(k: KeyInfo) -> str:
     return f"{k.id}\t{k.owner}\t{k.name or '-'}\t{k.prefix}…\t{state}\tcreated {k.created_at:%Y-%m-%d}\tused {used}"
 
 
-def run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+def _open() -> tuple[Settings, ApiKeys]:
     os.umask(0o077)  # a new database file is the operator's alone, as when the app creates it
     settings = Settings()
     settings.streamchat_data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keys = ApiKeys.open(settings)
+    return settings, ApiKeys.open(settings)
+
+
+def _owner(settings: Settings, users: Users, name: str) -> str:
+    """Browser mode: the name itself. Team modes: the id of the user with that email (made if new)."""
+    if not settings.team_mode:
+        return name
+    return (users.find(name) or users.sign_in(name)).id
+
+
+def run(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    settings, keys = _open()
+    users = Users(keys.engine)
     if args.action == "create":
         try:
-            key, info = keys.create(args.user, args.name)
+            key, info = keys.create(_owner(settings, users, args.user), args.name)
         except ValueError as exc:
             print(f"streamchat: {exc}", file=sys.stderr)
             return 2
-        print(f"API key {info.id} for {info.owner!r} (shown only now; send it as 'Authorization: Bearer <key>'):")
+        print(f"API key {info.id} for {args.user!r} (shown only now; send it as 'Authorization: Bearer <key>'):")
         print(key)
         return 0
     if args.action == "list":
-        for k in keys.list(args.user):
+        for k in keys.list(_owner(settings, users, args.user) if args.user else None):
             print(_row(k))
         return 0
     if not keys.revoke(args.id):
@@ -58,3 +76,20 @@ def run(argv: list[str]) -> int:
         return 1
     print(f"revoked key {args.id}")
     return 0
+
+
+def run_claim(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="app.py claim", description="give a browser's conversations and API keys (browser mode) to a user"
+    )
+    parser.add_argument("--from-browser-id", required=True, help="the id the Account dialog showed in browser mode")
+    parser.add_argument("--to", required=True, metavar="EMAIL", help="the user's email (made if not signed in yet)")
+    args = parser.parse_args(argv)
+    _, keys = _open()
+    try:
+        moved = Users(keys.engine).claim(args.from_browser_id, args.to)
+    except ValueError as exc:
+        print(f"streamchat: {exc}", file=sys.stderr)
+        return 2
+    print(", ".join(f"{n} {table}" for table, n in moved.items()) + f" moved to {args.to}")
+    return 0 if any(moved.values()) else 1

@@ -19,7 +19,7 @@ from services.identity import COOKIE_NAME, MAX_AGE_S, UNREADABLE, IdentityCodec
 log = logging.getLogger(__name__)
 
 
-def _is_page_load(scope: Scope, conn: HTTPConnection) -> bool:
+def is_page_load(scope: Scope, conn: HTTPConnection) -> bool:
     return scope["type"] == "http" and scope["method"] == "GET" and "text/html" in conn.headers.get("accept", "")
 
 
@@ -40,13 +40,13 @@ class IdentityMiddleware:
         owner = self.codec.read(cookie) if cookie else None
         if owner is None:
             owner = session.get("id")  # existing users: adopt the id their conversations are stored under
-            if cookie and owner is None and _is_page_load(scope, conn):
+            if cookie and owner is None and is_page_load(scope, conn):
                 scope.setdefault("state", {})[UNREADABLE] = True
                 log.warning(
                     "an identity cookie failed its signature check (was STORAGE_SECRET changed?); "
                     "that browser starts with a new identity"
                 )
-        if not _is_page_load(scope, conn):
+        if not is_page_load(scope, conn):
             if owner is not None and session.get("id") != owner:
                 session["id"] = owner
             await self.app(scope, receive, send)

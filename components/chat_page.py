@@ -10,6 +10,7 @@ from typing import Any
 from nicegui import app, background_tasks, ui
 from nicegui.elements.mixins.text_element import TextElement
 
+from components.account import AccountButton
 from components.announcer import Announcer
 from components.api_keys_dialog import ApiKeysDialog
 from components.composer import Composer
@@ -22,8 +23,9 @@ from components.theme import add_theme
 from services.api_keys import ApiKeys
 from services.chat import ChatError, ChatService, NotFound, Sent, Thread
 from services.events import Started
-from services.identity import UNREADABLE
+from services.identity import EARLIER_BROWSER_ID, UNREADABLE
 from services.models import Message, Status
+from services.users import SIGNED_IN
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +55,17 @@ Put the variables in a `.env` file next to `app.py` (see `.env.example`) and res
 VIEWPORT = "width=device-width, initial-scale=1, interactive-widget=resizes-content"
 
 
-def register_pages(chat: ChatService, keys: ApiKeys) -> None:
-    """Pages reach the app through `chat` only (DESIGN.md "One door"); `keys` serves the API keys dialog."""
+def register_pages(chat: ChatService, keys: ApiKeys, sign_out: str | None = None) -> None:
+    """Pages reach the app through `chat` only (DESIGN.md "One door"); `keys` serves the API keys dialog;
+    `sign_out` is the sign-out route when there is one (AUTH_MODE=oidc)."""
 
     @ui.page("/", title="streamchat", viewport=VIEWPORT)
     async def index() -> None:
-        await ChatPage(chat, keys, None).build()
+        await ChatPage(chat, keys, None, sign_out).build()
 
     @ui.page("/c/{conversation_id}", title="streamchat", viewport=VIEWPORT)
     async def conversation(conversation_id: str) -> None:
-        await ChatPage(chat, keys, conversation_id).build()
+        await ChatPage(chat, keys, conversation_id, sign_out).build()
 
 
 def _preload_components() -> ui.element:
@@ -80,9 +83,12 @@ def _preload_components() -> ui.element:
 class ChatPage:
     """One browser tab; everything it shows is read with its owner's id."""
 
-    def __init__(self, chat: ChatService, keys: ApiKeys, conversation_id: str | None) -> None:
-        self.chat, self.keys = chat, keys
-        # api.identity keeps NiceGUI's session id equal to the durable identity cookie's owner id.
+    def __init__(
+        self, chat: ChatService, keys: ApiKeys, conversation_id: str | None, sign_out: str | None = None
+    ) -> None:
+        self.chat, self.keys, self.sign_out = chat, keys, sign_out
+        # api.identity (browser mode) or api.signin (header/oidc) keeps NiceGUI's session id equal to the
+        # owner id: the identity cookie's, or the signed-in user's row id.
         self.owner: str = app.storage.browser["id"]
         self.conversation_id = conversation_id
         self.selected: dict[int, int] = {}  # question id -> shown answer version id
@@ -146,6 +152,9 @@ class ChatPage:
                     "flat round dense aria-label='Keyboard shortcuts'"
                 ).tooltip("Keyboard shortcuts (?)")
                 ui.button(icon="dark_mode", on_click=self._toggle_dark).props("flat round dense aria-label='Dark mode'")
+                state = ui.context.client.request.state
+                who, earlier = getattr(state, SIGNED_IN, None), getattr(state, EARLIER_BROWSER_ID, None)
+                AccountButton(self.owner, who, self.sign_out, earlier)
 
     def _identity_lost_banner(self) -> None:
         """Say so when this browser's identity could not be read, rather than silently showing an empty app."""

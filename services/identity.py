@@ -18,6 +18,8 @@ MAX_AGE_S = 400 * 24 * 3600  # Chromium and Firefox cap Max-Age at 400 days
 # Key separation: the same secret also signs NiceGUI's session cookie, whose signature must not pass here.
 _CONTEXT = b"streamchat.identity.v1"
 UNREADABLE = "identity_unreadable"  # request.state flag: a cookie was sent but its signature did not match
+# request.state in AUTH_MODE header|oidc: the owner id this browser had in browser mode (for `app.py claim`)
+EARLIER_BROWSER_ID = "earlier_browser_id"
 
 
 class IdentityCodec:

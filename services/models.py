@@ -107,3 +107,18 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked: bool = False
+
+
+class User(SQLModel, table=True):
+    """A person signed in by a proxy header or OIDC (AUTH_MODE header|oidc). `id` is what rows are owned
+    by: it stays when the email changes. `subject` is the OIDC `iss|sub` (None until a first OIDC sign-in,
+    e.g. for a user made by `claim` or in header mode). Browser mode has no rows: owners are cookie ids."""
+
+    __tablename__ = "user_account"  # `user` is a reserved word in PostgreSQL
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
+    email: str = Field(index=True, unique=True)  # lower-cased
+    name: str = ""
+    subject: str | None = Field(default=None, index=True, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)

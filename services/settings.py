@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,8 +39,19 @@ class Settings(BaseSettings):
 
     # Web security
     allowed_hosts: str = ""  # comma-separated Host names served besides localhost, 127.0.0.1, [::1]; "*": any
-    trusted_proxies: str = "127.0.0.1"  # peers whose X-Forwarded-Proto/-For uvicorn believes (IPs, CIDRs)
+    # Peers (IPs, CIDRs) whose X-Forwarded-Proto/-For are believed, and in header mode AUTH_HEADER too;
+    # always checked on the socket peer, never on a forwarded address.
+    trusted_proxies: str = "127.0.0.1"
     stats_token: str = Field(default="", repr=False)  # lets non-loopback peers read /api/stats
+
+    # Who is signed in (DESIGN.md "Team deployment"): browser (a signed cookie per browser), header
+    # (a trusted proxy's AUTH_HEADER) or oidc (sign-in with an OpenID Connect provider, e.g. Entra ID)
+    auth_mode: Literal["browser", "header", "oidc"] = "browser"
+    auth_header: str = "X-Forwarded-Email"
+    auth_name_header: str = ""  # optional: a header with the display name
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = Field(default="", repr=False)
 
     # Conversation behaviour
     system_prompt: str = "You are a helpful assistant. Answer in Markdown."
@@ -61,6 +73,26 @@ class Settings(BaseSettings):
         """Loopback names always work; ALLOWED_HOSTS adds the names a deployment is reached by."""
         extra = (h.strip().lower() for h in self.allowed_hosts.split(","))
         return ("localhost", "127.0.0.1", "[::1]", *(h for h in extra if h))
+
+    @property
+    def team_mode(self) -> bool:
+        """Users are rows (signed in by a proxy or OIDC), not anonymous browsers."""
+        return self.auth_mode != "browser"
+
+    def identity_problem(self) -> str | None:
+        """Why the identity settings cannot work, said before serving anything; None when they can."""
+        if self.auth_mode == "header":
+            if "trusted_proxies" not in self.model_fields_set or not self.trusted_proxies.strip():
+                return "AUTH_MODE=header needs TRUSTED_PROXIES: the addresses (CIDRs) of the proxy that sets " + (
+                    self.auth_header
+                )
+            if "*" in self.trusted_proxies:
+                return "AUTH_MODE=header: TRUSTED_PROXIES=* would let anyone claim to be anyone; list the proxy's CIDRs"
+        if self.auth_mode == "oidc":
+            missing = [n for n in ("oidc_issuer", "oidc_client_id", "oidc_client_secret") if not getattr(self, n)]
+            if missing:
+                return f"AUTH_MODE=oidc needs {', '.join(n.upper() for n in missing)}"
+        return None
 
     @property
     def resolved_database_url(self) -> str:

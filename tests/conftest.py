@@ -27,7 +27,7 @@ pytest_plugins = ["nicegui.testing.user_plugin"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Settings the app reads; stripped from the inherited environment so a developer's shell can't leak in.
-APP_ENV_PREFIXES = ("AZURE_", "OPENAI_", "STREAMCHAT_")
+APP_ENV_PREFIXES = ("AZURE_", "OPENAI_", "STREAMCHAT_", "AUTH_", "OIDC_")
 APP_ENV_NAMES = {"DATABASE_URL", "LOCAL_MODEL_PATH", "IDLE_TIMEOUT_S", "FLUSH_INTERVAL_MS",
                  "PYTEST_CURRENT_TEST", "STORAGE_SECRET", "ALLOWED_HOSTS", "TRUSTED_PROXIES", "STATS_TOKEN",
                  "FORWARDED_ALLOW_IPS"}
@@ -99,8 +99,9 @@ class AppServer:
     """`python app.py` on a free port with its own data dir; stdout/stderr go to `log_path`."""
 
     def __init__(self, env: dict[str, str], data_dir: Path, log_path: Path, port: int | None = None,
-                 ready_timeout: float = 60.0) -> None:
+                 ready_timeout: float = 60.0, ready_path: str = "/") -> None:
         self.env = env
+        self.ready_path = ready_path  # "/healthz" where "/" needs a sign-in (AUTH_MODE header|oidc)
         self.data_dir = data_dir
         self.log_path = log_path
         self.port = port or free_port()
@@ -126,7 +127,7 @@ class AppServer:
         return self
 
     def wait_ready(self, timeout: float | None = None) -> None:
-        """Poll GET / until it answers 200; fail fast (with the log) if the process dies."""
+        """Poll GET ready_path until it answers 200; fail fast (with the log) if the process dies."""
         deadline = time.monotonic() + (timeout or self.ready_timeout)
         last: object = None
         while time.monotonic() < deadline:
@@ -135,7 +136,7 @@ class AppServer:
                 self.log_shown = True
                 raise RuntimeError(f"app exited with {self.proc.returncode}\n{self.log_tail()}")
             try:
-                with _DIRECT.open(self.url + "/", timeout=2) as r:
+                with _DIRECT.open(self.url + self.ready_path, timeout=2) as r:
                     if r.status == 200:
                         return
                     last = r.status
@@ -222,7 +223,7 @@ StartApp = Callable[..., AppServer]
 @pytest.fixture
 def app_server(fake_upstream: FakeUpstream, tmp_path: Path,
                request: pytest.FixtureRequest) -> Iterator[StartApp]:
-    """Factory: `app_server(env_overrides=None, *, data_dir=None, wait=True) -> AppServer`.
+    """Factory: `app_server(env_overrides=None, *, data_dir=None, wait=True, ready_path="/") -> AppServer`.
 
     Every server started is stopped at teardown; on failure its log tail is printed. A traceback in
     any server's log fails the test (at teardown), with the traceback in the message: an exception
@@ -231,12 +232,12 @@ def app_server(fake_upstream: FakeUpstream, tmp_path: Path,
     started: list[AppServer] = []
 
     def start(env: dict[str, str | None] | None = None, *, data_dir: Path | None = None,
-              wait: bool = True, ready_timeout: float = 60.0) -> AppServer:
+              wait: bool = True, ready_timeout: float = 60.0, ready_path: str = "/") -> AppServer:
         n = len(started)
         ddir = data_dir or tmp_path / f"data{n or ''}"
         ddir.mkdir(parents=True, exist_ok=True)
         server = AppServer(app_env(fake_upstream, ddir, env), ddir, tmp_path / f"app{n or ''}.log",
-                           ready_timeout=ready_timeout)
+                           ready_timeout=ready_timeout, ready_path=ready_path)
         started.append(server)
         return server.start(wait=wait)
 
