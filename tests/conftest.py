@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from services.store import close_database
 from tests.fake_upstream import FakeUpstream
+from tests.postgres import PostgresServer
 
 # Must live in the top-level conftest (pytest rejects pytest_plugins in nested ones); only adds fixtures.
 pytest_plugins = ["nicegui.testing.user_plugin"]
@@ -92,6 +94,36 @@ def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
     fake_upstream_server.reset()
     yield fake_upstream_server
     fake_upstream_server.reset()
+
+
+# ---------------------------------------------------------------- databases
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL per test process (each xdist worker has its own), started on first use."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """An empty database of this test's own on the session's server, dropped afterwards."""
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    yield url
+    close_database(url)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The test runs twice: on a fresh SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("postgres_url")
+        return
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    yield url
+    close_database(url)
 
 
 # ---------------------------------------------------------------- the app as a subprocess

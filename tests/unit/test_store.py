@@ -1,15 +1,13 @@
-"""The store against a real SQLite file: owner scoping, ordering, crash recovery."""
+"""The store against a real SQLite file and a real PostgreSQL database: owner scoping, ordering, crash recovery."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from services.models import Message, Status
 from services.store import Store
 
 
-async def test_queries_are_scoped_to_their_owner(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_queries_are_scoped_to_their_owner(db_url: str) -> None:
+    store = Store(db_url)
     mine = await store.create_conversation("alice", "Alice's chat")
     await store.add_message(Message(conversation_id=mine.id, owner="alice", role="user", content="secret"))
     assert await store.get_conversation("bob", mine.id) is None
@@ -21,8 +19,8 @@ async def test_queries_are_scoped_to_their_owner(tmp_path: Path) -> None:
     assert (await store.get_message("alice", msg.id or 0)).content == "secret"
 
 
-async def test_conversations_newest_first_and_searchable(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_conversations_newest_first_and_searchable(db_url: str) -> None:
+    store = Store(db_url)
     first = await store.create_conversation("o", "Pasta recipes")
     second = await store.create_conversation("o", "Rust lifetimes")
     assert [c.id for c in await store.list_conversations("o")] == [second.id, first.id]
@@ -31,8 +29,8 @@ async def test_conversations_newest_first_and_searchable(tmp_path: Path) -> None
     assert [c.title for c in await store.list_conversations("o", "rust")] == ["Rust lifetimes"]
 
 
-async def test_streaming_rows_become_interrupted_on_restart_keeping_their_text(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+async def test_streaming_rows_become_interrupted_on_restart_keeping_their_text(db_url: str) -> None:
+    url = db_url
     store = Store(url)
     conv = await store.create_conversation("o")
     row = await store.add_message(
@@ -45,8 +43,8 @@ async def test_streaming_rows_become_interrupted_on_restart_keeping_their_text(t
     assert again.status == Status.INTERRUPTED and again.content == "partial"
 
 
-async def test_answer_writes_never_go_back_to_an_older_text_or_status(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_answer_writes_never_go_back_to_an_older_text_or_status(db_url: str) -> None:
+    store = Store(db_url)
     conv = await store.create_conversation("o")
     row = await store.add_message(
         Message(conversation_id=conv.id, owner="o", role="assistant", status=Status.STREAMING)
@@ -61,8 +59,8 @@ async def test_answer_writes_never_go_back_to_an_older_text_or_status(tmp_path: 
     assert (again.content, again.status) == ("one two three", Status.DONE)
 
 
-async def test_turns_are_read_newest_page_first_with_every_answer_version(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_turns_are_read_newest_page_first_with_every_answer_version(db_url: str) -> None:
+    store = Store(db_url)
     conv = await store.create_conversation("o")
     other = await store.create_conversation("o")
     questions = []
@@ -89,8 +87,8 @@ async def test_turns_are_read_newest_page_first_with_every_answer_version(tmp_pa
     assert await store.list_turns("bob", conv.id, limit=2) == ([], False)
 
 
-async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(db_url: str) -> None:
+    store = Store(db_url)
     conv = await store.create_conversation("o")
     for i, size in enumerate([10, 10, 5_000, 100, 100]):
         q = await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}"))
