@@ -39,6 +39,7 @@ def config(connection: Connection | None = None) -> Config:
     """Alembic's configuration without an alembic.ini; `connection` is the one env.py migrates."""
     cfg = Config()
     cfg.set_main_option("script_location", str(SCRIPTS))
+    cfg.set_main_option("path_separator", "os")
     cfg.attributes["connection"] = connection
     return cfg
 
@@ -54,7 +55,7 @@ def current(connection: Connection) -> tuple[str, ...]:
 
 def upgrade(engine: Engine, cfg: Config | None = None) -> None:
     """Bring the database to head (a `cfg` may add version locations: tests do)."""
-    with engine.begin() as conn, foreign_keys_off(conn):
+    with engine.connect() as conn, foreign_keys_off(conn), conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
         cfg = cfg or config()
@@ -83,11 +84,12 @@ def foreign_keys_off(conn: Connection) -> Iterator[None]:
     """SQLite alters a table by copying it and dropping the old one; with foreign keys on, that drop
     would cascade (deleting every cached HTML row when `message` is rebuilt). Off while migrating,
     checked after, and back on before the connection returns to the pool. The pragma only takes
-    effect outside a transaction, so it is the connection's first statement."""
+    effect outside a transaction: enter this before the migration's transaction, leave it after."""
     if conn.dialect.name != "sqlite":
         yield
         return
     conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    conn.commit()  # ends SQLAlchemy's autobegun transaction (SQLite began none), so the caller can begin
     try:
         yield
         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -95,3 +97,4 @@ def foreign_keys_off(conn: Connection) -> Iterator[None]:
             raise SchemaError(f"a migration left {len(broken)} row(s) pointing at rows that do not exist")
     finally:
         conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
