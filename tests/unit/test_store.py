@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from services.models import Message, Status
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import create_engine, make_url, text, update
+from sqlmodel import Session
+
+from services.models import Conversation, Message, Status
 from services.store import Store
 
 
@@ -100,3 +105,34 @@ async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(db_url: str) 
     first = page[0].id or 0
     page, more = await store.list_turns("o", conv.id, limit=20, max_chars=1_000, before=first)
     assert [m.content for m in page if m.role == "user"] == ["q2"] and more  # larger than the budget alone
+
+
+async def test_times_come_back_as_the_same_instant_in_utc(db_url: str) -> None:
+    if db_url.startswith("postgresql"):  # a server whose sessions are not in UTC must not shift times
+        with create_engine(db_url).connect() as conn:
+            conn.execute(text(f"ALTER DATABASE {make_url(db_url).database} SET TIME ZONE 'Asia/Kolkata'"))
+            conn.commit()
+    store = Store(db_url)
+    at = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    conv = await store.create_conversation("o")
+    await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content="q", created_at=at))
+    [row] = await store.list_messages("o", conv.id)
+    assert row.created_at == at and row.created_at.utcoffset() == timedelta(0)
+
+
+async def test_title_search_ignores_case_and_takes_wildcards_literally(db_url: str) -> None:
+    store = Store(db_url)
+    for title in ("Budget 50% cut", "Budget 50 cut", "snake_case names", "snakeXcase"):
+        await store.create_conversation("o", title)
+    assert [c.title for c in await store.list_conversations("o", "BUDGET 50%")] == ["Budget 50% cut"]
+    assert [c.title for c in await store.list_conversations("o", "E_C")] == ["snake_case names"]
+
+
+async def test_conversations_updated_at_the_same_instant_keep_one_order(db_url: str) -> None:
+    store = Store(db_url)
+    made = [await store.create_conversation("o", f"c{i}") for i in range(3)]
+    same = datetime(2026, 1, 1, tzinfo=UTC)
+    with Session(store.engine) as s:
+        s.execute(update(Conversation).values(updated_at=same))
+        s.commit()
+    assert [c.id for c in await store.list_conversations("o")] == [c.id for c in reversed(made)]
