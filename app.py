@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from api.doors import split_doors
     from api.identity import IdentityMiddleware
-    from api.routes import HEALTH_PATH, register_api
+    from api.routes import PROBE_PATHS, register_api
     from api.security import HostCheckMiddleware, SecurityHeadersMiddleware
     from api.stats import register_stats
     from components.chat_page import register_pages
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     app.add_middleware(IdentityMiddleware, codec=IdentityCodec(secret))
     app.add_middleware(SessionMiddleware, secret_key=secret)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=(HEALTH_PATH,))
-    split_doors(app, keep=(HostCheckMiddleware, SecurityHeadersMiddleware), exact=(HEALTH_PATH,))
+    app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=PROBE_PATHS)
+    split_doors(app, keep=(HostCheckMiddleware, SecurityHeadersMiddleware), exact=PROBE_PATHS)
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)

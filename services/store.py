@@ -102,7 +102,8 @@ class Store:
         self.engine = self.db.engine
 
     async def schema_problem(self, timeout_s: float = 3.0) -> str | None:
-        """None when the database answers and its migrations are at head; else what is wrong (for /readyz)."""
+        """None when the database answers and its migrations are at head; else what is wrong (for /readyz).
+        Queued with the other database calls on purpose: a database too busy to answer is not ready."""
 
         def job() -> str | None:
             with self.engine.connect() as conn:
@@ -110,15 +111,15 @@ class Store:
             want = migrations.heads()
             if set(at) == set(want):
                 return None
-            return f"database schema is at {', '.join(at) or 'nothing'}, this code needs {', '.join(want)}"
+            return f"schema at {', '.join(at) or 'no revision'}, this code needs {', '.join(want)}"
 
         try:
             return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self.db.executor, job), timeout_s)
         except TimeoutError:
-            return f"database did not answer within {timeout_s:g} s"
+            return f"no answer within {timeout_s:g} s"
         except Exception as exc:  # unreachable, refused, wrong password: the kind is enough for a probe
             log.warning("readiness: database check failed: %s", type(exc).__name__)
-            return f"database is not reachable ({type(exc).__name__})"
+            return f"not reachable ({type(exc).__name__})"
 
     async def _run(self, fn: Callable[[Session], T]) -> T:
         def job() -> T:
