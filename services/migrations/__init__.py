@@ -22,7 +22,6 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
-logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines on every start say nothing; ours below do
 
 SCRIPTS = Path(__file__).resolve().parent
 BASELINE = "0001"
