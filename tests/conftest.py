@@ -17,12 +17,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from services.store import close_database
 from tests.fake_upstream import FakeUpstream
-from tests.postgres import PostgresServer
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresServer
 
 # Must live in the top-level conftest (pytest rejects pytest_plugins in nested ones); only adds fixtures.
 pytest_plugins = ["nicegui.testing.user_plugin"]
@@ -100,6 +103,8 @@ def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL per test process (each xdist worker has its own), started on first use."""
+    from tests.postgres import PostgresServer  # it imports free_port from here
+
     server = PostgresServer().start()
     yield server
     server.stop()

@@ -12,7 +12,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -20,17 +19,13 @@ from pathlib import Path
 
 import psycopg
 
+from tests.conftest import free_port
+
 
 def bin_dir() -> Path | None:
     """The newest /usr/lib/postgresql/N/bin with an initdb (15 on our image)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresServer:
@@ -58,7 +53,7 @@ class PostgresServer:
         # Durability is not under test: no fsync keeps a database per test cheap on a busy machine.
         options = f"-h 127.0.0.1 -k {self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         for _attempt in range(3):  # another worker may take the free port between the check and the bind
-            self.port = _free_port()
+            self.port = free_port()
             try:
                 self._run("pg_ctl", "-D", str(self.data), "-o", f"{options} -p {self.port}", "-w", "-t", "60",
                           "-l", str(self.root / "server.log"), "start")
