@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Database calls run in a pool of this many threads (not the default executor, which markdown
     # rendering also uses), each holding one pooled connection: see services/store.py and bench/db.py.
-    db_threads: int = Field(default=8, ge=1)
+    db_threads: int = Field(default=0, ge=0)  # 0: 2 for SQLite (one write lock), 8 for a server
     db_pool_size: int = Field(default=0, ge=0)  # 0: one connection per database thread
     storage_secret: str | None = Field(default=None, repr=False)  # None: generated into the data dir
 
@@ -65,10 +65,6 @@ class Settings(BaseSettings):
         """Loopback names always work; ALLOWED_HOSTS adds the names a deployment is reached by."""
         extra = (h.strip().lower() for h in self.allowed_hosts.split(","))
         return ("localhost", "127.0.0.1", "[::1]", *(h for h in extra if h))
-
-    @property
-    def resolved_db_pool_size(self) -> int:
-        return self.db_pool_size or self.db_threads
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,18 +28,27 @@ from services.models import Conversation, Message, RenderedAnswer, Role, Status,
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-DEFAULT_THREADS = 8
+# Measured with bench/db.py (100 answers saving once a second, 5 page opens a second, on a busy
+# 2-core machine): SQLite has one write lock, and a writer that finds it taken sleeps in steps of
+# 1-100 ms, so more threads made saves wait longer (p50 of a save 4-36 ms with 2 threads, 8-370 ms
+# with 4, 8-90 ms with 8, in 6 runs); PostgreSQL locks rows, and 8 threads did best there (p50 22-42 ms).
+SQLITE_THREADS = 2
+SERVER_THREADS = 8
 # Connections beyond the pool for callers outside the database threads (start-up, the API key check,
 # the CLI), so they never wait for a checkpoint to hand one back.
 POOL_OVERFLOW = 4
 
 
-def make_engine(url: str, pool_size: int = DEFAULT_THREADS) -> Engine:
+def default_threads(url: str) -> int:
+    return SQLITE_THREADS if url.startswith("sqlite") else SERVER_THREADS
+
+
+def make_engine(url: str, pool_size: int = 0) -> Engine:
     """SQLite gets WAL and a busy timeout so page reads never wait on a checkpoint write.
 
     `hide_parameters`: SQLAlchemy's errors (and so our tracebacks) would otherwise quote message text
     and owner ids."""
-    pool = {"pool_size": pool_size, "max_overflow": POOL_OVERFLOW}
+    pool = {"pool_size": pool_size or default_threads(url), "max_overflow": POOL_OVERFLOW}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
@@ -73,11 +82,13 @@ _databases: dict[str, Database] = {}
 _databases_lock = threading.Lock()
 
 
-def open_database(url: str, threads: int = DEFAULT_THREADS, pool_size: int = 0) -> Database:
-    """The process's engine for `url`, migrated on first use; later calls share it (sizes of the first win)."""
+def open_database(url: str, threads: int = 0, pool_size: int = 0) -> Database:
+    """The process's engine for `url`, migrated on first use; later calls share it (sizes of the first win).
+    0 threads: the database's default; 0 connections: one per thread."""
     with _databases_lock:
         db = _databases.get(url)
         if db is None:
+            threads = threads or default_threads(url)
             engine = make_engine(url, pool_size or threads)
             migrations.upgrade(engine)
             db = Database(engine, ThreadPoolExecutor(threads, thread_name_prefix="db"))
@@ -97,7 +108,7 @@ def close_database(url: str) -> None:
 class Store:
     """Owner-scoped reads and writes; async methods run the SQL off the event loop."""
 
-    def __init__(self, url: str, threads: int = DEFAULT_THREADS, pool_size: int = 0) -> None:
+    def __init__(self, url: str, threads: int = 0, pool_size: int = 0) -> None:
         self.db = open_database(url, threads, pool_size)
         self.engine = self.db.engine
 

@@ -30,8 +30,9 @@ BASELINE_TABLES = ("conversation", "message", "rendered_answer", "api_key")
 _PG_LOCK = 0x5C_DB_0001  # advisory lock: one instance migrates at a time, the others wait, then see head
 
 
-class SchemaError(RuntimeError):
-    """The database cannot be brought to the schema this code needs; the message says why."""
+class SchemaError(ValueError):
+    """The database cannot be brought to the schema this code needs; the message says why (app.py turns a
+    ValueError at start-up into that message and an exit, without a traceback)."""
 
 
 def config(connection: Connection | None = None) -> Config:
