@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlmodel import SQLModel
 
 from services import migrations
 from services.models import Status
-from services.store import Store, close_database
+from services.store import Store, close_database, make_engine
 
 LEGACY_DDL = Path(__file__).with_name("legacy_schema.sql")
 
@@ -137,3 +138,16 @@ def test_a_file_with_only_some_tables_is_refused_and_left_alone(tmp_path: Path) 
         Store(f"sqlite:///{path}")
     db = sqlite3.connect(path)
     assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["conversation"]
+
+
+def test_instances_starting_together_on_postgres_migrate_once(postgres_url: str) -> None:
+    """Two processes' first start on an empty database: one creates the tables, the other waits, then sees head."""
+    engines = [make_engine(postgres_url) for _ in range(2)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(migrations.upgrade, engines))  # without the advisory lock: "relation already exists"
+        with engines[0].connect() as conn:
+            assert migrations.current(conn) == migrations.heads()
+    finally:
+        for engine in engines:
+            engine.dispose()
