@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     from api.identity import IdentityMiddleware
     from api.oidc import LOGOUT
     from api.proxies import PeerMiddleware
-    from api.routes import HEALTH_PATH, register_api
+    from api.routes import PROBE_PATHS, register_api
     from api.security import HostCheckMiddleware, SecurityHeadersMiddleware
     from api.signin import SignInMiddleware
     from api.stats import register_stats
@@ -114,9 +114,9 @@ def main(argv: list[str] | None = None) -> None:
         app.add_middleware(SignInMiddleware, auth=sign_in, codec=IdentityCodec(secret))
     app.add_middleware(SessionMiddleware, secret_key=secret)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=(HEALTH_PATH,))
+    app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=PROBE_PATHS)
     app.add_middleware(PeerMiddleware, trusted=settings.trusted_proxies)
-    split_doors(app, keep=(PeerMiddleware, HostCheckMiddleware, SecurityHeadersMiddleware), exact=(HEALTH_PATH,))
+    split_doors(app, keep=(PeerMiddleware, HostCheckMiddleware, SecurityHeadersMiddleware), exact=PROBE_PATHS)
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)

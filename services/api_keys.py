@@ -56,8 +56,8 @@ class ApiKeys:
 
     @classmethod
     def open(cls, settings: Settings) -> ApiKeys:
-        """For the CLI: the app's database (tables created if new), without the rest of the app."""
-        return cls(Store(settings.resolved_database_url).engine)
+        """For the CLI: the app's database (migrated to head), without the rest of the app."""
+        return cls(Store(settings.resolved_database_url, settings.db_threads, settings.db_pool_size).engine)
 
     def create(self, owner: str, name: str = "") -> tuple[str, KeyInfo]:
         """Returns the plain key (its only appearance) and what is kept about it."""

@@ -350,6 +350,12 @@ class ChatService:
         """Which model answers, as the page shows it."""
         return self.backend.label
 
+    async def not_ready(self) -> dict[str, str]:
+        """What keeps this instance from serving, by part ({} when ready), for /readyz. A part added
+        later (Redis) adds its check here."""
+        problem = await self.store.schema_problem()
+        return {"database": problem} if problem else {}
+
     def stats(self) -> dict[str, int]:
         """Counts for operators and the leak check: answers in the hub, their subscribers, page watchers."""
         return self.hub.stats()

@@ -33,3 +33,5 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactUserinfo())
+    # Alembic's INFO lines on every start (plugins, "Context impl") say nothing; services.migrations logs upgrades.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -9,6 +9,8 @@ from enum import StrEnum
 from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
+from services.dbtypes import CleanText, UtcDateTime
+
 # The note a refused answer is saved with; pages show it as a "Declined" badge.
 REFUSAL_NOTE = "The model refused this request; the text above is its reply."
 
@@ -53,9 +55,9 @@ class Status(StrEnum):
 class Conversation(SQLModel, table=True):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     owner: str = Field(index=True)
-    title: str = "New chat"
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow, index=True)
+    title: str = Field(default="New chat", sa_type=CleanText)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
 
 
 class Message(SQLModel, table=True):
@@ -63,25 +65,25 @@ class Message(SQLModel, table=True):
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
     owner: str = Field(index=True)
     role: str  # a Role
-    content: str = ""
+    content: str = Field(default="", sa_type=CleanText)
     status: str = Status.DONE  # a Status
     # An assistant message answers one user message; regenerated answers share it (versions).
     reply_to: int | None = Field(default=None, index=True)
-    model: str = ""
-    finish_reason: str = ""
-    error: str = ""
+    model: str = Field(default="", sa_type=CleanText)
+    finish_reason: str = Field(default="", sa_type=CleanText)
+    error: str = Field(default="", sa_type=CleanText)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     ttft_ms: int | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class RenderedAnswer(SQLModel, table=True):
     """A finished answer's sanitized HTML, kept so opening a thread does not parse its markdown again.
 
-    A table of its own rather than a column on `message`: `create_all` adds missing tables to an
-    existing database file, never missing columns. A row is used only while both the renderer
+    A table of its own rather than a column on `message`: it came before migrations, when `create_all`
+    could add tables to an existing file but never columns. A row is used only while both the renderer
     version and the digest of the message's text still match."""
 
     __tablename__ = "rendered_answer"
@@ -90,7 +92,7 @@ class RenderedAnswer(SQLModel, table=True):
     owner: str = Field(index=True)
     renderer: str  # services.rendered.RENDERER_VERSION when the HTML was made
     digest: str  # of the markdown source the HTML was made from
-    html: str
+    html: str = Field(sa_type=CleanText)
 
 
 class ApiKey(SQLModel, table=True):
@@ -101,11 +103,11 @@ class ApiKey(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     owner: str = Field(index=True)
-    name: str = ""
+    name: str = Field(default="", sa_type=CleanText)
     key_hash: str = Field(index=True, unique=True)
     prefix: str = ""
-    created_at: datetime = Field(default_factory=utcnow)
-    last_used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked: bool = False
 
 
@@ -117,8 +119,8 @@ class User(SQLModel, table=True):
     __tablename__ = "user_account"  # `user` is a reserved word in PostgreSQL
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
-    email: str = Field(index=True, unique=True)  # lower-cased
-    name: str = ""
+    email: str = Field(index=True, unique=True, sa_type=CleanText)  # lower-cased
+    name: str = Field(default="", sa_type=CleanText)
     subject: str | None = Field(default=None, index=True, unique=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    last_seen_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -58,7 +58,7 @@ def make_backend(settings: Settings) -> tuple[Backend, LocalServer | None]:
 
 
 def build_context(settings: Settings) -> AppContext:
-    store = Store(settings.resolved_database_url)
+    store = Store(settings.resolved_database_url, settings.db_threads, settings.db_pool_size)
     recovered = store.mark_streaming_interrupted()
     if recovered:
         log.info("marked %d unfinished answer(s) as interrupted", recovered)

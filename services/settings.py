@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # Storage
     streamchat_data_dir: Path = Path("data")
     database_url: str = ""
+    # Database calls run in a pool of this many threads (not the default executor, which markdown
+    # rendering also uses), each holding one pooled connection: see services/store.py and bench/db.py.
+    db_threads: int = Field(default=0, ge=0)  # 0: 2 for SQLite (one write lock), 8 for a server
+    db_pool_size: int = Field(default=0, ge=0)  # 0: one connection per database thread
     storage_secret: str | None = Field(default=None, repr=False)  # None: generated into the data dir
 
     # Web security

@@ -17,10 +17,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from services.store import close_database
 from tests.fake_upstream import FakeUpstream
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresServer
 
 # Must live in the top-level conftest (pytest rejects pytest_plugins in nested ones); only adds fixtures.
 pytest_plugins = ["nicegui.testing.user_plugin"]
@@ -92,6 +97,49 @@ def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
     fake_upstream_server.reset()
     yield fake_upstream_server
     fake_upstream_server.reset()
+
+
+# ---------------------------------------------------------------- databases
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL per test process (each xdist worker has its own), started on first use."""
+    from tests.postgres import PostgresServer  # it imports free_port from here
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """An empty database of this test's own on the session's server, dropped afterwards."""
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    yield url
+    close_database(url)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def app_database() -> str:
+    """Which database a test's app processes use; `@pytest.mark.postgres_too` runs the test on both."""
+    return "sqlite"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("postgres_too"):
+        metafunc.parametrize("app_database", ["sqlite", "postgres"])
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The test runs twice: on a fresh SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("postgres_url")
+        return
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    yield url
+    close_database(url)
 
 
 # ---------------------------------------------------------------- the app as a subprocess
@@ -221,23 +269,29 @@ StartApp = Callable[..., AppServer]
 
 
 @pytest.fixture
-def app_server(fake_upstream: FakeUpstream, tmp_path: Path,
+def app_server(fake_upstream: FakeUpstream, tmp_path: Path, app_database: str,
                request: pytest.FixtureRequest) -> Iterator[StartApp]:
     """Factory: `app_server(env_overrides=None, *, data_dir=None, wait=True, ready_path="/") -> AppServer`.
+
+    With `app_database == "postgres"` every server of the test shares one fresh PostgreSQL database
+    (a restart finds its data) instead of a SQLite file in its data dir.
 
     Every server started is stopped at teardown; on failure its log tail is printed. A traceback in
     any server's log fails the test (at teardown), with the traceback in the message: an exception
     the user never sees is still a bug.
     """
     started: list[AppServer] = []
+    database: dict[str, str | None] = {}
+    if app_database == "postgres":
+        database["DATABASE_URL"] = request.getfixturevalue("postgres_url")
 
     def start(env: dict[str, str | None] | None = None, *, data_dir: Path | None = None,
               wait: bool = True, ready_timeout: float = 60.0, ready_path: str = "/") -> AppServer:
         n = len(started)
         ddir = data_dir or tmp_path / f"data{n or ''}"
         ddir.mkdir(parents=True, exist_ok=True)
-        server = AppServer(app_env(fake_upstream, ddir, env), ddir, tmp_path / f"app{n or ''}.log",
-                           ready_timeout=ready_timeout, ready_path=ready_path)
+        server = AppServer(app_env(fake_upstream, ddir, {**database, **(env or {})}), ddir,
+                           tmp_path / f"app{n or ''}.log", ready_timeout=ready_timeout, ready_path=ready_path)
         started.append(server)
         return server.start(wait=wait)
 

@@ -32,6 +32,12 @@ def test_healthz_is_ok_without_a_key_and_for_any_host_header(api: Api) -> None:
         assert c.get("/api/v1/conversations", headers={"Host": "attacker.example"}).status_code == 400
 
 
+def test_readyz_is_ready_on_the_sqlite_file_without_a_key_for_any_host(api: Api) -> None:
+    with api.client() as c:
+        r = c.get("/readyz", headers={"Host": "10.1.2.3:8080"})
+        assert (r.status_code, r.json()) == (200, {"status": "ready"})
+
+
 def test_missing_and_wrong_keys_get_401_problems(api: Api) -> None:
     for headers in ({}, {"Authorization": "Bearer sc-not-a-key"}, {"Authorization": f"Basic {api.alice}"}):
         with httpx.Client(base_url=api.url, headers=headers, trust_env=False) as c:

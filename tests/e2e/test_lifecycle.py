@@ -42,6 +42,7 @@ def stats(url: str) -> dict[str, int]:
         return json.loads(r.read())
 
 
+@pytest.mark.postgres_too
 def test_stop_closes_upstream_within_200ms_and_keeps_partial_text(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
@@ -108,6 +109,7 @@ def test_rate_limit_countdown_then_answer(app_server, fake_upstream: FakeUpstrea
     expect(answer).to_have_attribute("data-status", "done")
 
 
+@pytest.mark.postgres_too
 def test_reload_mid_stream_continues_without_loss_or_doubling(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
@@ -203,6 +205,7 @@ def test_answer_completes_with_every_tab_closed(app_server, fake_upstream: FakeU
     assert answer.inner_text().split()[:240] == WORDS.split()
 
 
+@pytest.mark.postgres_too
 def test_kill_9_leaves_an_interrupted_answer_with_retry(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
     fake_upstream.enqueue(slow(rate=20))
     app = app_server()

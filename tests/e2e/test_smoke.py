@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.fake_upstream import FakeUpstream
 
 
+@pytest.mark.postgres_too
 def test_send_and_stream_a_reply(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
     app = app_server()
     page.goto(app.url)

@@ -1,8 +1,7 @@
-"""API keys against a real SQLite file: shown once, stored hashed, verified, revoked, scoped to owners."""
+"""API keys on a real SQLite file and a real PostgreSQL database: shown once, stored hashed, verified, revoked,
+scoped to owners."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from sqlmodel import Session, select
 
@@ -11,12 +10,12 @@ from services.models import ApiKey
 from services.store import Store
 
 
-def keys_in(tmp_path: Path) -> ApiKeys:
-    return ApiKeys(Store(f"sqlite:///{tmp_path / 'db.sqlite'}").engine)
+def keys_in(db_url: str) -> ApiKeys:
+    return ApiKeys(Store(db_url).engine)
 
 
-def test_a_key_verifies_as_its_owner_and_only_its_hash_is_stored(tmp_path: Path) -> None:
-    keys = keys_in(tmp_path)
+def test_a_key_verifies_as_its_owner_and_only_its_hash_is_stored(db_url: str) -> None:
+    keys = keys_in(db_url)
     key, info = keys.create("alice", "laptop")
     assert key.startswith("sc-") and len(key) > 40
     assert keys.verify(key) == "alice"
@@ -27,8 +26,8 @@ def test_a_key_verifies_as_its_owner_and_only_its_hash_is_stored(tmp_path: Path)
     assert info.prefix == key[: len(info.prefix)] and len(info.prefix) < 12
 
 
-def test_wrong_revoked_and_foreign_keys_are_refused(tmp_path: Path) -> None:
-    keys = keys_in(tmp_path)
+def test_wrong_revoked_and_foreign_keys_are_refused(db_url: str) -> None:
+    keys = keys_in(db_url)
     alice, alice_info = keys.create("alice")
     bob, _ = keys.create("bob")
     assert keys.verify(alice[:-1] + ("A" if alice[-1] != "A" else "B")) is None
@@ -42,7 +41,7 @@ def test_wrong_revoked_and_foreign_keys_are_refused(tmp_path: Path) -> None:
     assert {k.owner for k in keys.list()} == {"alice", "bob"}
 
 
-def test_two_keys_never_collide(tmp_path: Path) -> None:
-    keys = keys_in(tmp_path)
+def test_two_keys_never_collide(db_url: str) -> None:
+    keys = keys_in(db_url)
     made = {keys.create("o")[0] for _ in range(20)}
     assert len(made) == 20 and all(keys.verify(k) == "o" for k in made)

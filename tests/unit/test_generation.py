@@ -24,7 +24,11 @@ from tests.fake_upstream import FakeUpstream, Reply
 
 
 def make_chat(tmp_path: Path, settings: Settings, credential: object | None = None) -> ChatService:
-    store = Store(f"sqlite:///{tmp_path / 'chat.db'}")
+    return chat_on(f"sqlite:///{tmp_path / 'chat.db'}", settings, credential)
+
+
+def chat_on(db_url: str, settings: Settings, credential: object | None = None) -> ChatService:
+    store = Store(db_url)
     backend = azure_backend(settings, credential) if settings.azure_openai_endpoint else openai_backend(settings)
     return ChatService(store, GenerationHub(), backend, settings, RenderedHtml(store))
 
@@ -294,12 +298,27 @@ async def test_a_small_model_window_trims_history_below_the_configured_budget(
     assert not any(m["content"].startswith("question 0") for m in last)
 
 
+async def test_a_nul_in_a_message_or_an_answer_is_kept_as_a_replacement_character(
+    fake_upstream: FakeUpstream, db_url: str
+) -> None:
+    """PostgreSQL refuses NUL in text; both databases store U+FFFD (what CommonMark shows for NUL anyway)."""
+    fake_upstream.enqueue(Reply(text="before\x00after, a long enough answer to be checkpointed", interval=0.01))
+    chat = chat_on(db_url, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "pasted\x00binary")
+    row = await finish(chat, "me", sent.assistant_message.id)
+    assert (row.status, row.content) == (Status.DONE, "before\ufffdafter, a long enough answer to be checkpointed")
+    [conv] = await chat.store.list_conversations("me")
+    assert "\x00" not in conv.title
+    question = await chat.store.get_message("me", sent.user_message.id)
+    assert question.content == "pasted\ufffdbinary"
+
+
 # ---- one answer per conversation (#7 finding 4) -------------------------------------------
 
 
-async def test_two_tabs_sending_at_once_start_one_upstream_request(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_two_tabs_sending_at_once_start_one_upstream_request(fake_upstream: FakeUpstream, db_url: str) -> None:
     fake_upstream.enqueue(Reply(text="First answer."))
-    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    chat = chat_on(db_url, openai_settings(fake_upstream))
     first = await chat.send("me", None, "start")
     await finish(chat, "me", first.assistant_message.id)
     fake_upstream.default = long_reply()

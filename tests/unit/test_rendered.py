@@ -1,4 +1,5 @@
-"""The rendered-HTML cache against a real SQLite file: render once, invalidate, owner scoping."""
+"""The rendered-HTML cache on a real SQLite file and a real PostgreSQL database: render once, invalidate,
+owner scoping."""
 
 from __future__ import annotations
 
@@ -42,8 +43,8 @@ async def thread(store: Store, owner: str, answers: list[str], status: str = Sta
     return out
 
 
-async def test_an_answer_is_rendered_once_then_read_from_the_database(tmp_path: Path, renders: list[str]) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+async def test_an_answer_is_rendered_once_then_read_from_the_database(db_url: str, renders: list[str]) -> None:
+    url = db_url
     messages = await thread(Store(url), "alice", ["# One\n\n**bold**", "- a\n- b"])
     first = await RenderedHtml(Store(url)).html_for("alice", messages)
     assert renders == ["# One\n\n**bold**", "- a\n- b"]  # user messages are never rendered as markdown
@@ -52,8 +53,8 @@ async def test_an_answer_is_rendered_once_then_read_from_the_database(tmp_path: 
     assert again == first and len(renders) == 2
 
 
-async def test_a_new_renderer_version_or_a_changed_text_renders_again(tmp_path: Path, renders: list[str]) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_a_new_renderer_version_or_a_changed_text_renders_again(db_url: str, renders: list[str]) -> None:
+    store = Store(db_url)
     messages = await thread(store, "o", ["*old*"])
     await RenderedHtml(store, version="v1").html_for("o", messages)
     await RenderedHtml(store, version="v1").html_for("o", messages)
@@ -65,15 +66,15 @@ async def test_a_new_renderer_version_or_a_changed_text_renders_again(tmp_path: 
     assert html[messages[1].id] == "<p><em>retried</em></p>\n" and len(renders) == 3
 
 
-async def test_streaming_answers_are_not_cached(tmp_path: Path, renders: list[str]) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_streaming_answers_are_not_cached(db_url: str, renders: list[str]) -> None:
+    store = Store(db_url)
     messages = await thread(store, "o", ["so far"], status=Status.STREAMING)
     assert await RenderedHtml(store).html_for("o", messages) == {}
     assert renders == []
 
 
-async def test_cache_rows_are_scoped_to_their_owner(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_cache_rows_are_scoped_to_their_owner(db_url: str) -> None:
+    store = Store(db_url)
     alice = await thread(store, "alice", ["alice's secret"])
     answer_id = alice[1].id
     assert answer_id is not None
@@ -87,8 +88,8 @@ async def test_cache_rows_are_scoped_to_their_owner(tmp_path: Path) -> None:
     assert "secret" in row.html and row.renderer == rendered.RENDERER_VERSION
 
 
-async def test_remember_fills_the_cache_when_an_answer_finishes(tmp_path: Path, renders: list[str]) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_remember_fills_the_cache_when_an_answer_finishes(db_url: str, renders: list[str]) -> None:
+    store = Store(db_url)
     messages = await thread(store, "o", ["`final` text"])
     await RenderedHtml(store).remember("o", messages[1].id or 0, "`final` text")
     assert await RenderedHtml(store).html_for("o", messages) == {messages[1].id: "<p><code>final</code> text</p>\n"}

@@ -1,15 +1,18 @@
-"""The store against a real SQLite file: owner scoping, ordering, crash recovery."""
+"""The store against a real SQLite file and a real PostgreSQL database: owner scoping, ordering, crash recovery."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import UTC, datetime, timedelta, timezone
 
-from services.models import Message, Status
+from sqlalchemy import create_engine, make_url, text, update
+from sqlmodel import Session
+
+from services.models import Conversation, Message, Status
 from services.store import Store
 
 
-async def test_queries_are_scoped_to_their_owner(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_queries_are_scoped_to_their_owner(db_url: str) -> None:
+    store = Store(db_url)
     mine = await store.create_conversation("alice", "Alice's chat")
     await store.add_message(Message(conversation_id=mine.id, owner="alice", role="user", content="secret"))
     assert await store.get_conversation("bob", mine.id) is None
@@ -21,8 +24,8 @@ async def test_queries_are_scoped_to_their_owner(tmp_path: Path) -> None:
     assert (await store.get_message("alice", msg.id or 0)).content == "secret"
 
 
-async def test_conversations_newest_first_and_searchable(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_conversations_newest_first_and_searchable(db_url: str) -> None:
+    store = Store(db_url)
     first = await store.create_conversation("o", "Pasta recipes")
     second = await store.create_conversation("o", "Rust lifetimes")
     assert [c.id for c in await store.list_conversations("o")] == [second.id, first.id]
@@ -31,8 +34,8 @@ async def test_conversations_newest_first_and_searchable(tmp_path: Path) -> None
     assert [c.title for c in await store.list_conversations("o", "rust")] == ["Rust lifetimes"]
 
 
-async def test_streaming_rows_become_interrupted_on_restart_keeping_their_text(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+async def test_streaming_rows_become_interrupted_on_restart_keeping_their_text(db_url: str) -> None:
+    url = db_url
     store = Store(url)
     conv = await store.create_conversation("o")
     row = await store.add_message(
@@ -45,8 +48,8 @@ async def test_streaming_rows_become_interrupted_on_restart_keeping_their_text(t
     assert again.status == Status.INTERRUPTED and again.content == "partial"
 
 
-async def test_answer_writes_never_go_back_to_an_older_text_or_status(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_answer_writes_never_go_back_to_an_older_text_or_status(db_url: str) -> None:
+    store = Store(db_url)
     conv = await store.create_conversation("o")
     row = await store.add_message(
         Message(conversation_id=conv.id, owner="o", role="assistant", status=Status.STREAMING)
@@ -61,8 +64,8 @@ async def test_answer_writes_never_go_back_to_an_older_text_or_status(tmp_path: 
     assert (again.content, again.status) == ("one two three", Status.DONE)
 
 
-async def test_turns_are_read_newest_page_first_with_every_answer_version(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_turns_are_read_newest_page_first_with_every_answer_version(db_url: str) -> None:
+    store = Store(db_url)
     conv = await store.create_conversation("o")
     other = await store.create_conversation("o")
     questions = []
@@ -89,8 +92,8 @@ async def test_turns_are_read_newest_page_first_with_every_answer_version(tmp_pa
     assert await store.list_turns("bob", conv.id, limit=2) == ([], False)
 
 
-async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(db_url: str) -> None:
+    store = Store(db_url)
     conv = await store.create_conversation("o")
     for i, size in enumerate([10, 10, 5_000, 100, 100]):
         q = await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}"))
@@ -102,3 +105,34 @@ async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(tmp_path: Pat
     first = page[0].id or 0
     page, more = await store.list_turns("o", conv.id, limit=20, max_chars=1_000, before=first)
     assert [m.content for m in page if m.role == "user"] == ["q2"] and more  # larger than the budget alone
+
+
+async def test_times_come_back_as_the_same_instant_in_utc(db_url: str) -> None:
+    if db_url.startswith("postgresql"):  # a server whose sessions are not in UTC must not shift times
+        with create_engine(db_url).connect() as conn:
+            conn.execute(text(f"ALTER DATABASE {make_url(db_url).database} SET TIME ZONE 'Asia/Kolkata'"))
+            conn.commit()
+    store = Store(db_url)
+    at = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    conv = await store.create_conversation("o")
+    await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content="q", created_at=at))
+    [row] = await store.list_messages("o", conv.id)
+    assert row.created_at == at and row.created_at.utcoffset() == timedelta(0)
+
+
+async def test_title_search_ignores_case_and_takes_wildcards_literally(db_url: str) -> None:
+    store = Store(db_url)
+    for title in ("Budget 50% cut", "Budget 50 cut", "snake_case names", "snakeXcase"):
+        await store.create_conversation("o", title)
+    assert [c.title for c in await store.list_conversations("o", "BUDGET 50%")] == ["Budget 50% cut"]
+    assert [c.title for c in await store.list_conversations("o", "E_C")] == ["snake_case names"]
+
+
+async def test_conversations_updated_at_the_same_instant_keep_one_order(db_url: str) -> None:
+    store = Store(db_url)
+    made = [await store.create_conversation("o", f"c{i}") for i in range(3)]
+    same = datetime(2026, 1, 1, tzinfo=UTC)
+    with Session(store.engine) as s:
+        s.execute(update(Conversation).values(updated_at=same))
+        s.commit()
+    assert [c.id for c in await store.list_conversations("o")] == [c.id for c in reversed(made)]
