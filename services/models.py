@@ -54,6 +54,7 @@ class Conversation(SQLModel, table=True):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     owner: str = Field(index=True)
     title: str = "New chat"
+    pinned: bool = False  # pinned conversations lead the sidebar
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 
