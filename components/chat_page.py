@@ -134,7 +134,10 @@ class ChatPage:
                 )
                 ui.label("streamchat").classes("text-lg font-semibold")
                 self.title = (
-                    ui.label().classes("conv-title text-base opacity-80").props("data-testid=conversation-title")
+                    ui.label()
+                    .classes("conv-title text-base opacity-80")
+                    .props("data-testid=conversation-title")
+                    .mark("conversation-title")
                 )
                 ui.button(self.chat.model_label, icon="smart_toy", on_click=self._show_switch_help).props(
                     "flat dense no-caps data-testid=model-label"

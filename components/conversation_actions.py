@@ -20,7 +20,8 @@ def download(exported: Exported) -> None:
 
 
 def _item(text: str, on_click: Callable[[], Awaitable[None] | None], *, auto_close: bool = True) -> ui.menu_item:
-    return ui.menu_item(text, on_click=on_click, auto_close=auto_close).props("role=menuitem")
+    item = ui.menu_item(text, on_click=on_click, auto_close=auto_close).props("role=menuitem")
+    return item.mark(f"conv-{text.lower()}")
 
 
 class ConversationMenu:
@@ -32,7 +33,7 @@ class ConversationMenu:
             ui.button(icon="more_horiz").props(
                 "flat round dense size=sm aria-label='Conversation actions' aria-haspopup=menu"
             ),
-            ui.menu().props("role=menu"),
+            ui.menu().props("role=menu") as self.menu,
         ):
             _item("Rename", self._rename)
             _item("Unpin" if conv.pinned else "Pin", self._pin)
@@ -52,6 +53,7 @@ class ConversationMenu:
         await _say_refusal(self.chat.pin(self.owner, self.conv.id, not self.conv.pinned))
 
     async def _export(self, fmt: str) -> None:
+        self.menu.close()  # a submenu item closes only its own menu
         try:
             download(await self.chat.export(self.owner, [self.conv.id], fmt))
         except ChatError as exc:
@@ -82,9 +84,13 @@ class RenameDialog:
         with ui.context.client.layout, ui.dialog() as self.dialog, ui.card().classes("w-[28rem] max-w-full gap-3"):
             ui.label("Rename conversation").classes("text-lg font-semibold")
             self.title = (
-                ui.input("Title", value=conv.title).props("outlined autofocus aria-label=Title").classes("w-full")
+                ui.input("Title", value=conv.title)
+                .props("outlined autofocus aria-label=Title")
+                .mark("title")
+                .classes("w-full")
             )
             self.title.on("keydown.enter", self._save)
+            self.title.on_value_change(lambda: self.title.props.update({"error": False}))
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=self.dialog.close).props("flat no-caps")
                 ui.button("Save", on_click=self._save).props("unelevated no-caps")

@@ -18,7 +18,7 @@ from services.models import Conversation, Message, RenderedAnswer, Status
 from services.transfer import MAX_IMPORT_BYTES, filename
 from tests.fake_upstream import FakeUpstream, Reply
 from tests.unit.test_chat_pages import two_versions
-from tests.unit.test_generation import finish, make_chat, openai_settings
+from tests.unit.test_generation import make_chat, openai_settings
 
 
 def without_volatile(export: str) -> dict:
