@@ -40,6 +40,13 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="ignore")  # a newer export with more fields still imports
 
 
+class Usage(_Part):
+    """Token counts as the chat completions API reports them in its usage object."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
 class ExportedMessage(_Part):
     id: int = Field(ge=0)  # the position in its conversation
     role: Literal["user", "assistant"]
@@ -49,9 +56,8 @@ class ExportedMessage(_Part):
     model: str = ""
     finish_reason: str = ""
     error: str = ""
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    ttft_ms: int | None = None
+    usage: Usage = Usage()
+    ttft_ms: int | None = None  # time to the first token
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
@@ -90,8 +96,7 @@ def to_exported(conv: Conversation, messages: list[Message]) -> ExportedConversa
                 model=m.model,
                 finish_reason=m.finish_reason,
                 error=m.error,
-                prompt_tokens=m.prompt_tokens,
-                completion_tokens=m.completion_tokens,
+                usage=Usage(prompt_tokens=m.prompt_tokens, completion_tokens=m.completion_tokens),
                 ttft_ms=m.ttft_ms,
                 created_at=m.created_at,
                 updated_at=m.updated_at,
@@ -150,7 +155,7 @@ def _rows(conv: ExportedConversation, n: int) -> tuple[Conversation, list[Messag
         if m.role == "assistant" and m.reply_to is not None and not question:
             raise BadImport(f"Conversation {n}: answer {i} replies to {m.reply_to}, not an earlier question.")
         status = Status.INTERRUPTED if m.status == Status.STREAMING else m.status  # nothing runs it here
-        fields = m.model_dump(exclude={"id", "status"})
+        fields = m.model_dump(exclude={"id", "status", "usage"}) | m.usage.model_dump()
         if m.role == "user":
             fields["reply_to"] = None
         messages.append(Message(conversation_id="", owner="", status=status, **fields))

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Browser, Download, Locator, Page, expect
 
 from tests.fake_upstream import FakeUpstream, Reply
+from tests.unit.test_workspace import without_volatile
 
 SHOTS = Path(os.environ.get("WORKSPACE_SHOTS", Path(__file__).resolve().parent.parent / ".artifacts"))
 
@@ -187,14 +188,6 @@ def test_select_mode_exports_and_deletes_several_at_once(app_server, page: Page)
     expect(sidebar(page).get_by_role("link")).to_have_text(["beta"])
     page.reload()
     expect(sidebar(page).get_by_role("link")).to_have_text(["beta"])
-
-
-def without_volatile(raw: str) -> dict:
-    doc = json.loads(raw)
-    doc.pop("exported_at")
-    for conv in doc["conversations"]:
-        conv.pop("id")
-    return doc
 
 
 def test_import_round_trips_and_refuses_bad_files_whole(app_server, page: Page, browser: Browser) -> None:

@@ -104,7 +104,7 @@ async def test_export_import_export_gives_the_same_content(fake_upstream: FakeUp
     doc = json.loads(first.content)
     [answer_1, answer_2] = [m for m in doc["conversations"][0]["messages"] if m["role"] == "assistant"]
     assert answer_1["reply_to"] == answer_2["reply_to"] == 0 and answer_2["status"] == "done"
-    assert answer_1["model"] == "fake-model" and "created_at" in answer_1 and "completion_tokens" in answer_1
+    assert answer_1["model"] == "fake-model" and "created_at" in answer_1 and "completion_tokens" in answer_1["usage"]
 
     assert await chat.import_conversations("you", first.content.encode()) == 2
     imported = [c.id for c in await chat.conversations("you")]
