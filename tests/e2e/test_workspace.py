@@ -19,7 +19,12 @@ from tests.unit.test_workspace import without_volatile
 SHOTS = Path(os.environ.get("WORKSPACE_SHOTS", Path(__file__).resolve().parent.parent / ".artifacts"))
 
 
+SETTLED = "document.getAnimations().every(a => a.effect?.getTiming().iterations === Infinity)"
+
+
 def shot(page: Page, name: str) -> None:
+    """After menus and dialogs finished fading in (Quasar starts those transitions a frame late)."""
+    page.wait_for_function(SETTLED)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"workspace-{name}.png", animations="disabled")
 
