@@ -25,18 +25,25 @@ def _item(text: str, on_click: Callable[[], Awaitable[None] | None], *, auto_clo
 
 
 class ConversationMenu:
-    """The menu button of one sidebar item."""
+    """The menu button of one sidebar item. Its menu is built on the first click, not with the list:
+    a sidebar of 200 conversations with every menu built took seconds of event-loop time per refresh."""
 
     def __init__(self, chat: ChatService, owner: str, conv: Conversation, *, on_deleted: Deleted) -> None:
         self.chat, self.owner, self.conv, self.on_deleted = chat, owner, conv, on_deleted
-        with (
-            ui.button(icon="more_horiz").props(
-                "flat round dense size=sm aria-label='Conversation actions' aria-haspopup=menu"
-            ),
-            ui.menu().props("role=menu") as self.menu,
-        ):
+        self.menu: ui.menu | None = None
+        self.button = (
+            ui.button(icon="more_horiz", on_click=self._open)
+            .props("flat round dense size=sm aria-label='Conversation actions' aria-haspopup=menu")
+            .mark("conversation-actions")
+        )
+
+    def _open(self) -> None:
+        """Later clicks toggle the menu in the browser (it is the button's child by then)."""
+        if self.menu is not None:
+            return
+        with self.button, ui.menu().props("role=menu") as self.menu:
             _item("Rename", self._rename)
-            _item("Unpin" if conv.pinned else "Pin", self._pin)
+            _item("Unpin" if self.conv.pinned else "Pin", self._pin)
             with (
                 _item("Export", lambda: None, auto_close=False),
                 ui.menu().props('anchor="top end" self="top start" role=menu'),
@@ -45,6 +52,7 @@ class ConversationMenu:
                 _item("JSON", lambda: self._export("json"))
             ui.separator()
             _item("Delete", self._delete).classes("text-negative")
+        self.menu.open()
 
     async def _rename(self) -> None:
         await RenameDialog(self.chat, self.owner, self.conv).open()
@@ -53,7 +61,8 @@ class ConversationMenu:
         await _say_refusal(self.chat.pin(self.owner, self.conv.id, not self.conv.pinned))
 
     async def _export(self, fmt: str) -> None:
-        self.menu.close()  # a submenu item closes only its own menu
+        if self.menu is not None:
+            self.menu.close()  # a submenu item closes only its own menu
         try:
             download(await self.chat.export(self.owner, [self.conv.id], fmt))
         except ChatError as exc:

@@ -26,6 +26,7 @@ async def test_a_refused_title_keeps_the_dialog_and_a_saved_one_reaches_the_head
     user: User, fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     await start(user, fake_upstream, tmp_path, "old name")
+    user.find(marker="conversation-actions").click()
     user.find(marker="conv-rename").click()
     await user.should_see("Rename conversation")
     user.find(marker="title").clear()
