@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Integer, false
 from sqlmodel import Field, SQLModel
 
 # The note a refused answer is saved with; pages show it as a "Declined" badge.
@@ -54,7 +54,9 @@ class Conversation(SQLModel, table=True):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     owner: str = Field(index=True)
     title: str = "New chat"
-    pinned: bool = False  # pinned conversations lead the sidebar
+    # Pinned conversations lead the sidebar. The server default lets the migration add the column to
+    # tables that already have rows.
+    pinned: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 
