@@ -147,7 +147,7 @@ class ChatPage:
                 self.stream_switch = ui.switch("Stream responses").bind_value(app.storage.user, "stream")
                 ui.button(icon="settings", on_click=lambda: SettingsDialog(self.chat, self.owner).open()).props(
                     "flat round dense aria-label=Settings"
-                )
+                ).mark("settings")
                 ui.button(icon="key", on_click=self._show_api_keys).props(
                     "flat round dense aria-label='API keys'"
                 ).mark("api-keys")

@@ -27,9 +27,7 @@ class SettingsDialog:
                 ui.upload(
                     label="Import conversations",
                     auto_upload=True,
-                    max_file_size=MAX_IMPORT_BYTES,
                     on_upload=self._import,
-                    on_rejected=lambda: self._say(TOO_LARGE, ok=False),
                 )
                 .props("accept=.json,application/json flat bordered aria-label='Import conversations'")
                 .classes("w-full")
@@ -43,9 +41,10 @@ class SettingsDialog:
         self.dialog.open()
 
     async def _import(self, event: events.UploadEventArguments) -> None:
-        data = await event.file.read()
         try:
-            count = await self.chat.import_conversations(self.owner, data)
+            if event.file.size() > MAX_IMPORT_BYTES:  # not read into memory at all
+                raise ChatError(TOO_LARGE)
+            count = await self.chat.import_conversations(self.owner, await event.file.read())
         except ChatError as exc:
             self._say(f"Nothing was imported. {exc}", ok=False)
         else:

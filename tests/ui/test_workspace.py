@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+from nicegui import ui
+from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
+from services.transfer import MAX_IMPORT_BYTES
 from tests.fake_upstream import FakeUpstream, Reply
 from tests.ui.test_page import setup, wait_for_answer
 
@@ -37,3 +41,22 @@ async def test_a_refused_title_keeps_the_dialog_and_a_saved_one_reaches_the_head
     user.find("Save").click()
     await user.should_not_see("Type a title.")
     await user.should_see(marker="conversation-title", content="new name")
+
+
+
+async def test_an_import_over_the_limit_is_refused_unread_and_a_good_one_lands_in_the_sidebar(
+    user: User, fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    await start(user, fake_upstream, tmp_path, "already here")
+    user.find(marker="settings").click()
+    await user.should_see("Import conversations")
+    upload = user.find(kind=ui.upload).elements.pop()
+    huge = SmallFileUpload("big.json", "application/json", b" " * (MAX_IMPORT_BYTES + 1))
+    await upload.handle_uploads([huge])
+    await user.should_see("Nothing was imported. The file is too large to import (the limit is 20 MB).")
+    stamp = "2026-01-02T03:04:05+00:00"
+    doc = {"format": "streamchat.conversations", "version": 1, "conversations": [
+        {"title": "from a file", "created_at": stamp, "updated_at": stamp, "messages": []}]}
+    await upload.handle_uploads([SmallFileUpload("ok.json", "application/json", json.dumps(doc).encode())])
+    await user.should_see("Imported 1 conversation.")
+    await user.should_see("from a file")  # the sidebar, told by the service
