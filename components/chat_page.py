@@ -17,10 +17,12 @@ from components.composer import Composer
 from components.load_earlier import LoadEarlier
 from components.markdown_view import MarkdownView, add_markdown_assets
 from components.message import AssistantMessage, UserMessage
+from components.settings_dialog import SettingsDialog
 from components.shortcuts import add_shortcuts, show_shortcuts
 from components.sidebar import Sidebar
 from components.theme import add_theme
 from services.api_keys import ApiKeys
+from services.changes import Changed
 from services.chat import ChatError, ChatService, NotFound, Sent, Thread
 from services.events import Started
 from services.identity import EARLIER_BROWSER_ID, UNREADABLE
@@ -110,7 +112,14 @@ class ChatPage:
         self._header()
         if getattr(ui.context.client.request.state, UNREADABLE, False):
             self._identity_lost_banner()
-        self.sidebar = Sidebar(self.chat, self.owner, self.conversation_id)
+        self.sidebar = Sidebar(
+            self.chat,
+            self.owner,
+            self.conversation_id,
+            on_deleted=self._deleted_here,
+            on_title=self._show_title,
+            time_zone=app.storage.user.get("tz"),
+        )
         # Not a live region: it would read every reveal step. The announcer says finished sentences.
         self.announcer = Announcer()
         self.thread = ui.column().classes("thread").props("role=region aria-label=Conversation")
@@ -128,6 +137,8 @@ class ChatPage:
         self._attach_running()
         client.on_delete(self._cancel_catch_ups)
         client.on_delete(self.chat.watch_started(self.owner, self._started_elsewhere))
+        client.on_delete(self.chat.watch_conversations(self.owner, self._list_changed))
+        self._in_background(self._learn_time_zone(), "learn the time zone")
         if self.conversation_id is not None:  # started by another tab while this one was loading?
             for started in self.chat.running(self.owner, self.conversation_id):
                 self._started_elsewhere(started)  # a no-op for the ones just attached
@@ -139,12 +150,21 @@ class ChatPage:
                     "flat round dense aria-label='Toggle sidebar'"
                 )
                 TextElement(tag="h1", text="streamchat").classes("text-lg font-semibold m-0")
+                self.title = (
+                    ui.label()
+                    .classes("conv-title text-base opacity-80")
+                    .props("data-testid=conversation-title")
+                    .mark("conversation-title")
+                )
                 ui.button(self.chat.model_label, icon="smart_toy", on_click=self._show_switch_help).props(
                     "flat dense no-caps data-testid=model-label"
                 ).classes("model-chip").tooltip("Which model answers, and how to switch")
             with ui.row().classes("items-center gap-2"):
                 app.storage.user.setdefault("stream", True)
                 self.stream_switch = ui.switch("Stream responses").bind_value(app.storage.user, "stream")
+                ui.button(icon="settings", on_click=lambda: SettingsDialog(self.chat, self.owner).open()).props(
+                    "flat round dense aria-label=Settings"
+                ).mark("settings")
                 ui.button(icon="key", on_click=self._show_api_keys).props(
                     "flat round dense aria-label='API keys'"
                 ).mark("api-keys")
@@ -155,6 +175,38 @@ class ChatPage:
                 state = ui.context.client.request.state
                 who, earlier = getattr(state, SIGNED_IN, None), getattr(state, EARLIER_BROWSER_ID, None)
                 AccountButton(self.owner, who, self.sign_out, earlier)
+
+    def _show_title(self, title: str) -> None:
+        self.title.set_text(title)
+
+    async def _learn_time_zone(self) -> None:
+        """Sidebar groups are days where the reader lives: ask the browser once, remember it per user."""
+        js = "Intl.DateTimeFormat().resolvedOptions().timeZone"
+        try:
+            name = await self.thread.client.run_javascript(js, timeout=5)
+        except TimeoutError:
+            return
+        if isinstance(name, str) and name != app.storage.user.get("tz"):
+            app.storage.user["tz"] = name
+            self.sidebar.set_time_zone(name)
+            await self.sidebar.refresh()
+
+    async def _deleted_here(self, conversation_ids: list[str]) -> None:
+        """This tab deleted the open conversation: start a new chat, as after "New chat"."""
+        if self.conversation_id in conversation_ids:
+            ui.navigate.to("/")
+
+    def _list_changed(self, change: Changed) -> None:
+        """A conversation was renamed, pinned, deleted or imported, in this tab or another."""
+        self._in_background(self._catch_up_list(change), "refresh the conversation list")
+
+    async def _catch_up_list(self, change: Changed) -> None:
+        async with self.busy:
+            if self.thread.is_deleted:
+                return
+            if change.kind == "deleted" and change.conversation_id == self.conversation_id:
+                await self._render_thread()  # says it is gone; this tab did not ask for it
+            await self.sidebar.refresh()
 
     def _identity_lost_banner(self) -> None:
         """Say so when this browser's identity could not be read, rather than silently showing an empty app."""

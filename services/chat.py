@@ -8,10 +8,12 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from services import events
+from services import events, transfer
+from services.changes import Changed, Changes
 from services.context import answer_versions, build_prompt, shown_version, visible_history
 from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
@@ -64,6 +66,15 @@ class Started:
 
 
 @dataclass(frozen=True)
+class Exported:
+    """A file to download: its name, its text and its media type."""
+
+    filename: str
+    content: str
+    media_type: str
+
+
+@dataclass(frozen=True)
 class Turn:
     """A question, every version of its answer (oldest first), the one shown, and its HTML once finished."""
 
@@ -105,6 +116,7 @@ class ChatService:
         self._starting: set[tuple[str, str]] = set()  # (owner, conversation) between check and registration
         self._caching: set[asyncio.Task[None]] = set()
         self._unstored = itertools.count(-1, -1)  # ids of answers kept only in memory (gateway, store:false)
+        self.changes = Changes()
 
     def validate(self, text: str) -> str:
         if not text.strip():
@@ -306,12 +318,80 @@ class ChatService:
         ]
         return Thread(turns, more)
 
-    async def delete_conversation(self, owner: str, conversation_id: str) -> None:
-        """Refused (`Busy`) while an answer is being generated in it: stop that first. Deleting under
-        a running answer would leave it writing to rows that are gone."""
+    async def delete_conversation(self, owner: str, conversation_id: str, *, stop: bool = False) -> None:
+        """Refused (`Busy`) while an answer is being generated in it, unless `stop`: then that answer is
+        stopped and its final row written first. Deleting under a running answer would leave it
+        writing to rows that are gone."""
+        if stop:
+            running = self.hub.for_conversation(owner, conversation_id)
+            for gen in running:
+                gen.stop()
+            if running:  # asyncio.wait never cancels what it waits on
+                await asyncio.wait([g.settled for g in running], timeout=10)
         with self._storage("The conversation could not be deleted"), self._reserved(owner, conversation_id):
             if not await self.store.delete_conversation(owner, conversation_id):
                 raise NotFound("That conversation does not exist.")
+        self.changes.notify(owner, Changed("deleted", conversation_id))
+
+    # the workspace: rename, pin, export, import ---------------------------------------------
+
+    def watch_conversations(self, owner: str, callback: Callable[[Changed], None]) -> Callable[[], None]:
+        """Tell a page when this owner's conversations are renamed, pinned, deleted or imported in any tab."""
+        return self.changes.watch(owner, callback)
+
+    async def rename(self, owner: str, conversation_id: str, title: str) -> str:
+        """The title as stored (spaces collapsed); an empty or oversized one is refused, nothing changed."""
+        clean = " ".join(title.split())
+        if not clean:
+            raise ChatError("Type a title.")
+        if len(clean) > transfer.MAX_TITLE_CHARS:
+            raise ChatError(
+                f"A title can have at most {transfer.MAX_TITLE_CHARS} characters; this one has {len(clean):,}."
+            )
+        with self._storage("The title could not be saved"):
+            if not await self.store.update_conversation(owner, conversation_id, title=clean):
+                raise NotFound("That conversation does not exist.")
+        self.changes.notify(owner, Changed("renamed", conversation_id, clean))
+        return clean
+
+    async def pin(self, owner: str, conversation_id: str, pinned: bool = True) -> None:
+        with self._storage("The conversation could not be pinned"):
+            if not await self.store.update_conversation(owner, conversation_id, pinned=pinned):
+                raise NotFound("That conversation does not exist.")
+        self.changes.notify(owner, Changed("pinned", conversation_id))
+
+    async def export(self, owner: str, conversation_ids: list[str], fmt: str = "json") -> Exported:
+        """One conversation as Markdown, or any number as one JSON file that `import_conversations` reads."""
+        found: list[tuple[Conversation, list[Message]]] = []
+        for conversation_id in conversation_ids:
+            conv = await self.store.get_conversation(owner, conversation_id)
+            if conv is None:
+                raise NotFound("That conversation does not exist.")
+            found.append((conv, await self.store.list_messages(owner, conversation_id)))
+        if fmt == "markdown" and len(found) == 1:
+            conv, messages = found[0]
+            return Exported(
+                transfer.filename(conv.title, "md"), transfer.export_markdown(conv, messages), "text/markdown"
+            )
+        if fmt != "json" or not found:
+            raise ChatError("Choose one conversation for Markdown, or export as JSON.")
+        now = datetime.now(UTC)
+        name = transfer.filename(found[0][0].title, "json") if len(found) == 1 else f"streamchat-{now:%Y-%m-%d}.json"
+        content = transfer.export_json([transfer.to_exported(c, m) for c, m in found], now)
+        return Exported(name, content, "application/json")
+
+    async def import_conversations(self, owner: str, data: bytes) -> int:
+        """All conversations of an export file, or (bad file, full disk) none of them. Returns how many."""
+        try:
+            items = transfer.parse_import(data)
+        except transfer.BadImport as exc:
+            raise ChatError(str(exc)) from None
+        if not items:
+            raise ChatError("The file holds no conversations.")
+        with self._storage("The conversations could not be imported"):
+            await self.store.import_conversations(owner, items)
+        self.changes.notify(owner, Changed("imported"))
+        return len(items)
 
     async def subscribe(self, owner: str, message_id: int, after: int = 0) -> AsyncIterator[events.AnswerEvent]:
         """The answer's events from character `after` on (see services/events.py): live while it runs,
@@ -358,7 +438,7 @@ class ChatService:
 
     def stats(self) -> dict[str, int]:
         """Counts for operators and the leak check: answers in the hub, their subscribers, page watchers."""
-        return self.hub.stats()
+        return {**self.hub.stats(), "list_watchers": self.changes.count()}
 
     async def answer(self, owner: str, message_id: int, wait_s: float = 10.0) -> Message:
         """An ended answer as stored, once its final row is written (from memory while it cannot be)."""

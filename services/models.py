@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Integer, false
 from sqlmodel import Field, SQLModel
 
 from services.dbtypes import CleanText, UtcDateTime
@@ -56,6 +56,9 @@ class Conversation(SQLModel, table=True):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     owner: str = Field(index=True)
     title: str = Field(default="New chat", sa_type=CleanText)
+    # Pinned conversations lead the sidebar. The server default lets the migration add the column to
+    # tables that already have rows.
+    pinned: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
 

@@ -193,17 +193,58 @@ class Store:
 
         await self._run(fn)
 
+    async def update_conversation(self, owner: str, conversation_id: str, **values: Any) -> bool:
+        """Title or pin; `updated_at` stays, so renaming or pinning never moves it to "Today". True if it did."""
+
+        def fn(s: Session) -> bool:
+            result = s.execute(
+                update(Conversation)
+                .where(col(Conversation.id) == conversation_id, col(Conversation.owner) == owner)
+                .values(**values)
+            )
+            s.commit()
+            return bool(result.rowcount)
+
+        return await self._run(fn)
+
     async def delete_conversation(self, owner: str, conversation_id: str) -> bool:
-        """With its messages (and, by foreign key, their cached HTML); False if it is not this owner's."""
+        """With its messages and their cached HTML; False if it is not this owner's."""
 
         def fn(s: Session) -> bool:
             conv = s.get(Conversation, conversation_id)
             if conv is None or conv.owner != owner:
                 return False
+            ids = select(Message.id).where(col(Message.conversation_id) == conversation_id)
+            s.execute(delete(RenderedAnswer).where(col(RenderedAnswer.message_id).in_(ids)))
             s.execute(delete(Message).where(col(Message.conversation_id) == conversation_id))
             s.delete(conv)
             s.commit()
             return True
+
+        return await self._run(fn)
+
+    async def import_conversations(self, owner: str, items: list[tuple[Conversation, list[Message]]]) -> list[str]:
+        """Each conversation with its messages, all in one transaction: a failure imports nothing.
+
+        Conversations and messages get new ids; an answer's `reply_to` comes in as the position of its
+        question in that conversation's list and is mapped to the question's new id."""
+
+        def fn(s: Session) -> list[str]:
+            created: list[str] = []
+            for conv, messages in items:
+                conv.owner = owner
+                s.add(conv)
+                s.flush()
+                new_ids: list[int | None] = []
+                for msg in messages:
+                    msg.owner, msg.conversation_id = owner, conv.id
+                    msg.reply_to = new_ids[msg.reply_to] if msg.reply_to is not None else None
+                    s.add(msg)
+                    s.flush()
+                    new_ids.append(msg.id)
+                created.append(conv.id)
+            s.commit()
+            return created
 
         return await self._run(fn)
 

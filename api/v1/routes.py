@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -99,6 +100,44 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
     async def get_conversation(conversation_id: str, owner: str = Depends(owner_of)) -> dict[str, Any]:
         conv, messages = await call(chat.conversation(owner, conversation_id))
         return conversation_json(conv, messages)
+
+    @r.patch(
+        "/conversations/{conversation_id}",
+        summary="Rename or pin a conversation",
+        description='Body: `{"title": "..."}` and/or `{"pinned": true}`. Returns the conversation without messages.',
+    )
+    async def update_conversation(
+        conversation_id: str, request: Request, owner: str = Depends(owner_of)
+    ) -> dict[str, Any]:
+        body = await read_json(request, BODY_SLACK)
+        title, pinned = body.get("title"), body.get("pinned")
+        if title is not None and not isinstance(title, str):
+            raise Problem(422, "`title` must be a string.", "invalid_title")
+        if pinned is not None and not isinstance(pinned, bool):
+            raise Problem(422, "`pinned` must be true or false.", "invalid_pinned")
+        if title is not None:
+            await call(chat.rename(owner, conversation_id, title))
+        if pinned is not None:
+            await call(chat.pin(owner, conversation_id, pinned))
+        conv, _ = await call(chat.conversation(owner, conversation_id))
+        return {"id": conv.id, "title": conv.title, "pinned": conv.pinned, "updated_at": iso(conv.updated_at)}
+
+    @r.get(
+        "/conversations/{conversation_id}/export",
+        summary="Export a conversation as a file",
+        description="`?format=json` (the default; what Settings → Import conversations reads) or `?format=markdown`.",
+        responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
+    )
+    async def export_conversation(
+        conversation_id: str, format: str = "json", owner: str = Depends(owner_of)
+    ) -> Response:
+        if format not in ("json", "markdown"):
+            raise Problem(422, "`format` must be json or markdown.", "invalid_format")
+        exported = await call(chat.export(owner, [conversation_id], format))
+        ascii_name = exported.filename.encode("ascii", "replace").decode().replace("?", "_")
+        disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(exported.filename)}"
+        media_type = f"{exported.media_type}; charset=utf-8"
+        return Response(exported.content, media_type=media_type, headers={"Content-Disposition": disposition})
 
     @r.delete(
         "/conversations/{conversation_id}",

@@ -97,3 +97,27 @@ def test_a_second_message_or_a_delete_while_answering_is_409(api: Api) -> None:
             assert next(e.data for e in events if e.event == "done")["status"] == "done"
         assert c.delete(f"/api/v1/conversations/{cid}").status_code == 200
     assert len(api.fake.requests) == 1
+
+
+def test_rename_pin_and_export_through_the_api(api: Api) -> None:
+    with api.client(api.alice) as c:
+        cid = c.post("/api/v1/conversations", json={"title": "draft"}).json()["id"]
+        c.post(f"/api/v1/conversations/{cid}/messages", json={"content": "hello", "stream": False})
+        r = c.patch(f"/api/v1/conversations/{cid}", json={"title": "  Final  plan ", "pinned": True})
+        assert r.status_code == 200 and (r.json()["title"], r.json()["pinned"]) == ("Final plan", True)
+        for body in ({"title": " "}, {"pinned": "yes"}, {"title": 3}):
+            bad = c.patch(f"/api/v1/conversations/{cid}", json=body)
+            assert (bad.status_code, bad.headers["content-type"]) == (422, PROBLEM), body
+        md = c.get(f"/api/v1/conversations/{cid}/export", params={"format": "markdown"})
+        assert md.headers["content-type"].startswith("text/markdown")
+        assert md.headers["content-disposition"].startswith('attachment; filename="final-plan.md"')
+        c.patch(f"/api/v1/conversations/{cid}", json={"title": "東京 trip"})
+        named = c.get(f"/api/v1/conversations/{cid}/export").headers["content-disposition"]
+        assert named == "attachment; filename=\"__-trip.json\"; filename*=UTF-8''%E6%9D%B1%E4%BA%AC-trip.json"
+        assert md.text.startswith("# Final plan\n") and "hello" in md.text
+        doc = c.get(f"/api/v1/conversations/{cid}/export").json()
+        assert doc["format"] == "streamchat.conversations" and doc["conversations"][0]["pinned"] is True
+        assert c.get(f"/api/v1/conversations/{cid}/export", params={"format": "pdf"}).status_code == 422
+    with api.client(api.bob) as bob:
+        assert bob.patch(f"/api/v1/conversations/{cid}", json={"title": "mine"}).status_code == 404
+        assert bob.get(f"/api/v1/conversations/{cid}/export").status_code == 404

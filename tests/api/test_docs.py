@@ -12,6 +12,7 @@ PATHS = {
     "/api/v1/conversations",
     "/api/v1/conversations/{conversation_id}",
     "/api/v1/conversations/{conversation_id}/messages",
+    "/api/v1/conversations/{conversation_id}/export",
     "/api/v1/messages/{message_id}/stream",
     "/api/v1/messages/{message_id}/stop",
     "/v1/chat/completions",
@@ -24,7 +25,7 @@ def test_openapi_json_documents_every_endpoint_and_the_bearer_key(api: Api) -> N
         spec = c.get("/api/openapi.json").json()
     assert set(spec["paths"]) == PATHS
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    assert set(spec["paths"]["/api/v1/conversations/{conversation_id}"]) == {"get", "delete"}
+    assert set(spec["paths"]["/api/v1/conversations/{conversation_id}"]) == {"get", "patch", "delete"}
 
 
 def test_docs_page_lists_endpoints_without_any_script_under_the_csp(api: Api) -> None:
