@@ -34,6 +34,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def use_websockets_sansio() -> None:
+    """Serve page websockets with websockets' sans-I/O protocol instead of pure-Python wsproto.
+
+    NiceGUI hard-codes ``ws='wsproto'`` (to avoid websockets' deprecated legacy server; ``ui.run``
+    cannot override it), and wsproto frames and masks every message in Python: with a page per answer
+    that was the largest single cost after our own rendering (bench/LOAD.md, "Page path"). The sans-I/O
+    protocol is the non-legacy one, with C speedups. uvicorn reads the class per connection, so setting
+    it at start-up (before the socket listens) is enough."""
+    from nicegui.server import Server
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    Server.instance.config.ws_protocol_class = WebSocketsSansIOProtocol
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["api-key"]:  # an operator command, not the server
@@ -83,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=(HEALTH_PATH,))
     split_doors(app, keep=(HostCheckMiddleware, SecurityHeadersMiddleware), exact=(HEALTH_PATH,))
+    app.on_startup(use_websockets_sansio)
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)
