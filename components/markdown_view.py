@@ -10,8 +10,9 @@ can cost a long single step (highlighting a 40 KB code block that just closed, t
 at the end of an answer with reference links), and the loop must stay free for every other page.
 A Python thread hands the GIL back every 5 ms, so the loop waits at most that long. Steps the
 stream knows to be cheap (``MarkdownStream.light``: a small open tail, the usual case) run on the
-loop: a thread hop per flush and page cost latency on a busy machine. Per view, text that arrives
-while a render runs is fed in one go next (the slower the render, the fewer renders).
+loop, right in ``push`` when no render is under way: a thread hop, or a task, per flush and page
+cost CPU and latency on a busy machine. Per view, text that arrives while a render runs is fed in
+one go next (the slower the render, the fewer renders).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import functools
 import hashlib
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import Response
@@ -100,16 +102,46 @@ class MarkdownView(ui.element, component="markdown_view.js"):
         self._queue()
 
     def _queue(self, *work: str | None) -> None:
+        """Light steps run right here when no render is under way (the usual flush: no task, no
+        thread); the first heavy one, or a reset, starts the pump, which then takes the rest in order."""
         self._todo.extend(work)
-        if self._pump is None or self._pump.done():
-            self._pump = background_tasks.create(self._render(), name="markdown render")
+        if self._pump is not None and not self._pump.done():
+            return
+        first = None
+        while self._todo and self._reset_to is None and not self.is_deleted:
+            stream, step, light = self._take()
+            if not light:
+                first = (stream, step)
+                break
+            self._deliver(stream, step())
+        if first is not None or (self._reset_to is not None and not self.is_deleted):
+            self._pump = background_tasks.create(self._render(first), name="markdown render")
 
-    async def _render(self) -> None:
+    def _take(self) -> tuple[MarkdownStream, Callable[[], Patch], bool]:
+        """The next step of queued work: the finish, or all text queued before it in one feed."""
+        stream = self._stream
+        if self._todo[0] is None:
+            del self._todo[0]
+            return stream, stream.finish, stream.light(final=True)
+        n = self._todo.index(None) if None in self._todo else len(self._todo)
+        delta = "".join(t for t in self._todo[:n] if t is not None)
+        del self._todo[:n]
+        return stream, functools.partial(stream.feed, delta), stream.light(delta)
+
+    def _deliver(self, stream: MarkdownStream, patch: Patch) -> None:
+        """Send a rendered step unless the view was reset or deleted while it rendered."""
+        if stream is self._stream and self._reset_to is None and not self.is_deleted:
+            self._send(patch)
+
+    async def _render(self, first: tuple[MarkdownStream, Callable[[], Patch]] | None = None) -> None:
         """Render queued work in order, off the loop; text queued meanwhile is fed in one piece.
 
-        The stream is touched by one thread at a time; props are only synced here, between steps,
-        so a resync never sends a state half-way through a render."""
+        The stream is touched by one thread at a time; props are only synced between steps, so a
+        resync never sends a state half-way through a render."""
         loop = asyncio.get_running_loop()
+        if first is not None:
+            stream, step = first
+            self._deliver(stream, await loop.run_in_executor(_RENDER, step))
         while (self._todo or self._reset_to is not None) and not self.is_deleted:
             if self._reset_to is not None:
                 text, self._reset_to = self._reset_to, None
@@ -117,22 +149,11 @@ class MarkdownView(ui.element, component="markdown_view.js"):
                 if self._reset_to is None and not self.is_deleted:  # not replaced again meanwhile
                     self._stream = fresh
                     self._seq += 1
-                    with self._props.suspend_updates():
-                        self._sync_props()
+                    self._sync_props()
                     self._resend()
                 continue
-            stream = self._stream
-            if self._todo[0] is None:
-                del self._todo[0]
-                step, light = stream.finish, stream.light(final=True)
-            else:
-                n = self._todo.index(None) if None in self._todo else len(self._todo)
-                delta = "".join(t for t in self._todo[:n] if t is not None)
-                del self._todo[:n]
-                step, light = functools.partial(stream.feed, delta), stream.light(delta)
-            patch = step() if light else await loop.run_in_executor(_RENDER, step)
-            if stream is self._stream and self._reset_to is None and not self.is_deleted:
-                self._send(patch)
+            stream, step, light = self._take()
+            self._deliver(stream, step() if light else await loop.run_in_executor(_RENDER, step))
 
     def _resend(self) -> None:
         """Send the full current state once (reset, or the browser reported a missing patch).
@@ -144,17 +165,21 @@ class MarkdownView(ui.element, component="markdown_view.js"):
         self.update()
 
     def _sync_props(self) -> None:
-        self._props["html"] = self._stream.committed_html
-        self._props["tail"] = self._stream.tail_html
-        self._props["seq"] = self._seq
-        self._props["final"] = self._stream.finished
+        """Keep the props current without sending them. A plain dict write, past NiceGUI's change
+        observers: ``suspend_updates`` still ran an observer per prop, four per flush and page."""
+        dict.update(
+            self._props,
+            html=self._stream.committed_html,
+            tail=self._stream.tail_html,
+            seq=self._seq,
+            final=self._stream.finished,
+        )
 
     def _send(self, patch: Patch) -> None:
         if patch.empty:
             return
         self._seq += 1
-        with self._props.suspend_updates():  # keep props current without sending them
-            self._sync_props()
+        self._sync_props()
         message = patch.as_dict()
         message["n"] = self._seq
         self.run_method("apply", message)
