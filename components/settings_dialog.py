@@ -29,8 +29,12 @@ class SettingsDialog:
                     auto_upload=True,
                     on_upload=self._import,
                 )
-                .props("accept=.json,application/json flat bordered aria-label='Import conversations'")
-                .classes("w-full")
+                .props("accept=.json,application/json")
+                .classes("hidden")  # Quasar's uploader nests its file input in an unnamed link-button
+            )
+            # Opens the file picker in the click itself (browsers allow it only during the gesture).
+            ui.button("Import conversations", icon="upload_file").props("outline no-caps").on(
+                "click", js_handler=f"(e) => getElement({self.upload.id}).$refs.qRef.pickFiles(e)"
             )
             self.result = ui.label().classes("text-sm").props("role=status")
             with ui.row().classes("w-full justify-end"):

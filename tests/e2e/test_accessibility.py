@@ -144,3 +144,39 @@ def test_phone_layout(app_server, fake_upstream: FakeUpstream, page: Page) -> No
     expect(drawer_link).to_be_in_viewport()
     page.screenshot(path=ARTIFACTS / "phone-drawer.png")  # to look at
     assert "interactive-widget=resizes-content" in page.locator('meta[name="viewport"]').get_attribute("content")
+
+
+def test_workspace_menus_and_dialogs_have_no_serious_accessibility_violations(
+    app_server, fake_upstream: FakeUpstream, page: Page
+) -> None:
+    from tests.e2e.test_workspace import item_actions
+
+    fake_upstream.enqueue(Reply(text="Noted."))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Plan the trip")
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    item_actions(page, "Plan the trip").click()
+    expect(page.get_by_role("menuitem", name="Rename")).to_be_visible()
+    _no_serious_violations(page, "conversation actions menu")
+    page.get_by_role("menuitem", name="Rename").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    _no_serious_violations(page, "rename dialog")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    item_actions(page, "Plan the trip").click()
+    page.get_by_role("menuitem", name="Delete").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    _no_serious_violations(page, "delete dialog")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.get_by_role("button", name="Select").click()
+    _no_serious_violations(page, "select mode")
+    page.get_by_role("button", name="Settings").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    _no_serious_violations(page, "settings dialog")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Import conversations").click()
+    assert chooser.value.element.get_attribute("accept") == ".json,application/json"
+    chooser.value.set_files({"name": "notes.json", "mimeType": "application/json", "buffer": b"not json"})
+    expect(page.get_by_role("dialog").get_by_role("status")).to_contain_text("Nothing was imported.")
