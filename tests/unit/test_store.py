@@ -26,7 +26,7 @@ async def test_conversations_newest_first_and_searchable(tmp_path: Path) -> None
     first = await store.create_conversation("o", "Pasta recipes")
     second = await store.create_conversation("o", "Rust lifetimes")
     assert [c.id for c in await store.list_conversations("o")] == [second.id, first.id]
-    await store.touch_conversation("o", first.id)
+    await store.start_turn("o", first.id, "and pesto?", title="", model="m", create=False)  # a new message
     assert [c.id for c in await store.list_conversations("o")] == [first.id, second.id]
     assert [c.title for c in await store.list_conversations("o", "rust")] == ["Rust lifetimes"]
 
@@ -52,10 +52,11 @@ async def test_answer_writes_never_go_back_to_an_older_text_or_status(tmp_path: 
         Message(conversation_id=conv.id, owner="o", role="assistant", status=Status.STREAMING)
     )
     answer = row.id or 0
-    assert await store.checkpoint_message("o", answer, "one two")
-    assert not await store.checkpoint_message("o", answer, "one")  # a late, shorter checkpoint
+    assert await store.checkpoint_messages([("o", answer, "one two")]) == 1
+    assert await store.checkpoint_messages([("o", answer, "one")]) == 0  # a late, shorter checkpoint
+    assert await store.checkpoint_messages([("bob", answer, "one two three")]) == 0  # not bob's
     assert await store.finish_message("o", answer, content="one two three", status=Status.DONE)
-    assert not await store.checkpoint_message("o", answer, "one two three four")  # in flight before the end
+    assert await store.checkpoint_messages([("o", answer, "one two three four")]) == 0  # in flight before the end
     assert not await store.finish_message("o", answer, content="", status=Status.STOPPED)  # written once
     again = await store.get_message("o", answer)
     assert (again.content, again.status) == ("one two three", Status.DONE)
@@ -102,3 +103,19 @@ async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(tmp_path: Pat
     first = page[0].id or 0
     page, more = await store.list_turns("o", conv.id, limit=20, max_chars=1_000, before=first)
     assert [m.content for m in page if m.role == "user"] == ["q2"] and more  # larger than the budget alone
+
+
+async def test_a_turn_is_written_whole_in_its_owners_conversation_only(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    conv = await store.create_conversation("alice", "Alice's chat")
+    assert await store.start_turn("bob", conv.id, "mine now?", title="t", model="m", create=False) is None
+    assert await store.list_messages("alice", conv.id) == []  # nothing written for bob
+    mine, question, answer, thread = await store.start_turn("alice", conv.id, "hi", title="t", model="m", create=False)
+    assert mine.id == conv.id and mine.title == "Alice's chat"
+    assert (question.role, question.content) == ("user", "hi")
+    assert (answer.role, answer.status, answer.model) == ("assistant", Status.STREAMING, "m")
+    assert answer.reply_to == question.id
+    assert [m.id for m in thread] == [question.id, answer.id]
+    fresh, *_ = await store.start_turn("bob", conv.id, "hello", title="Bob's", model="m", create=True)
+    assert fresh.id != conv.id and fresh.owner == "bob" and fresh.title == "Bob's"
+    assert [m.content for m in await store.list_messages("alice", conv.id)] == ["hi", ""]
