@@ -195,31 +195,50 @@ class Generation:
 
     async def _once(self) -> None:
         """One attempt: the backend's parts, published as they come. A streamed answer that sends
-        nothing for IDLE_TIMEOUT_S once the server took the request is stalled."""
+        nothing for IDLE_TIMEOUT_S once the server took the request is stalled.
+
+        One deadline per attempt, moved on lazily: a timer that finds a part arrived meanwhile sets
+        itself again, instead of a new timer per chunk (thousands a second under load)."""
         self.publisher.set_phase(Phase.CONNECTING)
-        idle: float | None = None
-        async with contextlib.aclosing(self.backend.stream(self.prompt, self.stream)) as parts:
-            since_yield = time.monotonic()
-            while True:
-                try:
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Stop that lands
-                    # just as a chunk arrives, and the answer would run on to the end.
-                    async with asyncio.timeout(idle):
-                        part = await anext(parts)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as exc:
-                    raise StreamStalled() from exc
-                if isinstance(part, str):
-                    self._token(part)
-                elif isinstance(part, Ending):
-                    self.ending = part
-                else:  # accepted
-                    self.publisher.set_phase(Phase.WAITING)
-                    idle = self.settings.idle_timeout_s if self.stream else None
-                if time.monotonic() - since_yield > YIELD_AFTER_S:
-                    await asyncio.sleep(0)
-                    since_yield = time.monotonic()
+        loop = asyncio.get_running_loop()
+        idle = self.settings.idle_timeout_s
+        last_part = loop.time()
+        watchdog: asyncio.TimerHandle | None = None
+
+        def check(deadline: asyncio.Timeout) -> None:
+            nonlocal watchdog
+            quiet = loop.time() - last_part
+            if quiet >= idle:
+                deadline.reschedule(loop.time())  # ends the read as asyncio.timeout does
+            else:
+                watchdog = loop.call_later(idle - quiet, check, deadline)
+
+        try:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Stop that lands just as a
+            # chunk arrives, and the answer would run on to the end.
+            async with (
+                asyncio.timeout(None) as deadline,
+                contextlib.aclosing(self.backend.stream(self.prompt, self.stream)) as parts,
+            ):
+                since_yield = time.monotonic()
+                async for part in parts:
+                    last_part = loop.time()
+                    if isinstance(part, str):
+                        self._token(part)
+                    elif isinstance(part, Ending):
+                        self.ending = part
+                    else:  # accepted
+                        self.publisher.set_phase(Phase.WAITING)
+                        if self.stream and watchdog is None:
+                            watchdog = loop.call_later(idle, check, deadline)
+                    if time.monotonic() - since_yield > YIELD_AFTER_S:
+                        await asyncio.sleep(0)
+                        since_yield = time.monotonic()
+        except TimeoutError as exc:
+            raise StreamStalled() from exc
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
 
     def _token(self, text: str) -> None:
         if not text:
