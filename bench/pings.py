@@ -46,7 +46,7 @@ async def run(module: Any, events: int, streams: int) -> float:
         gens.append(types.SimpleNamespace(publisher=pub, ending=None, first_token_at=None, started_at=0.0))
 
     async def read(gen: Any) -> int:
-        return sum(1 async for _ in module.with_pings(follow(gen, 0), 15.0))
+        return len([e async for e in module.with_pings(follow(gen, 0), 15.0)])
 
     readers = [asyncio.create_task(read(g)) for g in gens]
     await asyncio.sleep(0)

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load import child  # noqa: E402
 from openai import DefaultAsyncHttpxClient  # noqa: E402
 
+from bench.load import child  # noqa: E402
 from services.llm import openai_backend  # noqa: E402
 from services.settings import Settings  # noqa: E402
 
@@ -60,7 +60,8 @@ def main() -> None:
             for transport in ("httpx", "aiohttp") if rnd % 2 == 0 else ("aiohttp", "httpx"):
                 cpu, chunks = asyncio.run(read_all(url, transport, args.streams))
                 per_chunk[transport].append(cpu / chunks * 1e6)
-                print(f"round {rnd} {transport}: {cpu:.2f} s CPU for {chunks} chunks = {cpu / chunks * 1e6:.1f} µs/chunk")
+                per = cpu / chunks * 1e6
+                print(f"round {rnd} {transport}: {cpu:.2f} s CPU for {chunks} chunks = {per:.1f} µs/chunk")
     finally:
         fake.stdin.close()  # type: ignore[union-attr]
         fake.wait(10)

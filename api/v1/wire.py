@@ -55,51 +55,30 @@ def objects(event: AnswerEvent) -> list[dict[str, Any]]:
     return [done_object(event)]
 
 
-class _End:
-    """The events ended (`error` set if they raised)."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
-
-
 async def with_pings(events: AsyncIterator[AnswerEvent], every: float) -> AsyncIterator[AnswerEvent | None]:
-    """The events, and None after each `every` seconds without one.
-
-    One task reads the events into a queue and one timer per stream looks for silence. (A task and an
-    `asyncio.wait` per event cost ~25 µs each at thousands of events a second; a timeout may never
-    cancel the read itself, as that would end the subscription.)"""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[AnswerEvent | _End | None] = asyncio.Queue()
-    last = loop.time()
-
-    async def pump() -> None:
-        try:
-            async for event in events:
-                queue.put_nowait(event)
-        except Exception as exc:
-            queue.put_nowait(_End(exc))
-        else:
-            queue.put_nowait(_End())
-
-    def tick() -> None:
-        nonlocal timer
-        quiet_since = loop.time() - last
-        if quiet_since >= every:
-            queue.put_nowait(None)
-        timer = loop.call_later(every - quiet_since if quiet_since < every else every, tick)
-
-    reader = asyncio.create_task(pump())
-    timer = loop.call_later(every, tick)
+    """The events, and None after each `every` seconds without one. The next event is awaited in a
+    task of its own and never cancelled by the timeout (that would end the subscription)."""
+    pending: asyncio.Future[AnswerEvent] | None = None
     try:
-        while not isinstance(item := await queue.get(), _End):
-            if item is not None:
-                last = loop.time()
-            yield item
-        if item.error is not None:
-            raise item.error
+        while True:
+            pending = pending or asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({pending}, timeout=every)
+            if not done:
+                yield None
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                pending = None
+                return
+            pending = None
+            yield event
     finally:
-        timer.cancel()
-        reader.cancel()  # unless it ended: the subscription's own cleanup runs as it is cancelled
+        if pending is not None:
+            pending.cancel()  # the subscription's own cleanup runs as it is cancelled
+        else:
+            with contextlib.suppress(RuntimeError):
+                await events.aclose()
 
 
 async def encode(
