@@ -3,10 +3,11 @@
     uv run python bench/db.py [--answers 100] [--seconds 8] [--threads 1,2,4,8,16] [--databases sqlite,postgres]
 
 For each database (a SQLite file in a temp dir; a real PostgreSQL from tests/postgres.py, fsync off as
-in the tests) and each DB_THREADS value, N streaming answer rows are made, then N asyncio tasks call
-`Store.checkpoint_message` once a second (start times spread over the first second), each with a text
-~150 characters longer than the last (30 tokens/s), while one new question a second is sent
-(`add_message` + `touch_conversation`) and pages open a long thread (`list_turns`, 20 turns of
+in the tests) and each DB_THREADS value, N streaming answer rows are made, then N asyncio tasks each
+save their own row once a second (`Store.checkpoint_messages` with one row: the unbatched worst case;
+the app's `CheckpointWriter` saves all running answers in one statement per tick), start times spread
+over the first second, each with a text ~150 characters longer than the last (30 tokens/s), while one
+new question a second is sent (`Store.start_turn`) and pages open a long thread (`list_turns`, 20 turns of
 ~3 KB answers, `--reads` a second), as the app does. It prints the time from a write's call to its
 return (queueing in the database threads + the statement) as p50 / p95 / p99 / max, the same for
 the page reads, and the writes done per second. A benchmark, not a test: nothing asserts.
@@ -61,15 +62,14 @@ async def run(
         while time.monotonic() < end:
             text += "x" * CHARS_PER_SECOND
             t = time.perf_counter()
-            await store.checkpoint_message("bench", row_id, text)
+            await store.checkpoint_messages([("bench", row_id, text)])
             waits.append(time.perf_counter() - t)
             await asyncio.sleep(1.0)
 
     async def questions() -> None:
         while time.monotonic() < end:
             t = time.perf_counter()
-            await store.add_message(Message(conversation_id=conv.id, owner="bench", role="user", content="q"))
-            await store.touch_conversation("bench", conv.id)
+            await store.start_turn("bench", conv.id, "q", title="bench", model="bench", create=False)
             waits.append(time.perf_counter() - t)
             await asyncio.sleep(1.0)
 

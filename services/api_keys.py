@@ -3,6 +3,9 @@
 A key is `sc-` + 32 random bytes (URL-safe base64), so a hash is as good as a password hash here:
 nobody can guess such a key, and a fast hash keeps verification off the request's critical path.
 Verification looks the key up by its hash and compares in constant time; keys are never logged.
+A valid key is remembered for `VALID_FOR_S` seconds, so a stream of requests does not each take a
+database round trip through the thread pool: a revocation here takes effect at once, one from
+another process (the CLI, another instance) within those seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +29,8 @@ from services.store import Store
 PREFIX = "sc-"
 SHOWN_CHARS = 10  # of the key, kept so a list can tell keys apart ("sc-AbCdEfG")
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per key
+VALID_FOR_S = 5.0  # a verified key is believed this long without asking the database again
+MAX_REMEMBERED = 10_000  # past this many remembered keys, the expired ones are dropped
 
 
 def key_hash(key: str) -> str:
@@ -51,8 +58,10 @@ def _info(row: ApiKey) -> KeyInfo:
 class ApiKeys:
     """Synchronous calls (the CLI has no event loop); `verify_async` runs off the loop for requests."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
+        self._clock = clock
+        self._valid: dict[str, tuple[str, float]] = {}  # key hash -> (owner, believed until)
 
     @classmethod
     def open(cls, settings: Settings) -> ApiKeys:
@@ -88,6 +97,7 @@ class ApiKeys:
             row.revoked = True
             s.add(row)
             s.commit()
+            self._valid.pop(row.key_hash, None)
             return True
 
     def verify(self, key: str) -> str | None:
@@ -108,4 +118,17 @@ class ApiKeys:
             return row.owner
 
     async def verify_async(self, key: str) -> str | None:
-        return await asyncio.to_thread(self.verify, key)
+        """`verify`, off the loop, or from memory for a key verified in the last `VALID_FOR_S` seconds."""
+        digest = key_hash(key)
+        now = self._clock()
+        owner, until = self._valid.get(digest, ("", 0.0))
+        if owner and now < until:
+            return owner
+        who = await asyncio.to_thread(self.verify, key)
+        if who is None:
+            self._valid.pop(digest, None)
+        else:
+            if len(self._valid) > MAX_REMEMBERED:
+                self._valid = {h: v for h, v in self._valid.items() if v[1] > now}
+            self._valid[digest] = (who, now + VALID_FOR_S)
+        return who

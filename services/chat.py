@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services import events, transfer
 from services.changes import Changed, Changes
+from services.checkpoints import CheckpointWriter
 from services.context import answer_versions, build_prompt, shown_version, visible_history
 from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
@@ -113,6 +114,7 @@ class ChatService:
         self.backend = backend
         self.settings = settings
         self.rendered = rendered
+        self.checkpoints = CheckpointWriter(store, settings.checkpoint_interval_s)
         self._starting: set[tuple[str, str]] = set()  # (owner, conversation) between check and registration
         self._caching: set[asyncio.Task[None]] = set()
         self._unstored = itertools.count(-1, -1)  # ids of answers kept only in memory (gateway, store:false)
@@ -134,18 +136,16 @@ class ChatService:
         """The user's message is committed before anything goes upstream, so it is never lost.
         An unknown conversation is started afresh, or with `create=False` (the API) is `NotFound`."""
         text = self.validate(text)
-        with self._storage("Your message could not be saved"):
-            conv = await self.store.get_conversation(owner, conversation_id) if conversation_id else None
-            if conv is None and not create:
+        title = make_title(text)
+        reserved = self._reserved(owner, conversation_id) if conversation_id else contextlib.nullcontext()
+        with self._storage("Your message could not be saved"), reserved:
+            turn = await self.store.start_turn(
+                owner, conversation_id, text, title=title, model=self.backend.model, create=create
+            )
+            if turn is None:
                 raise NotFound("That conversation does not exist.")
-            if conv is None:
-                conv = await self.store.create_conversation(owner, make_title(text))
-            with self._reserved(owner, conv.id):
-                user = await self.store.add_message(
-                    Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text)
-                )
-                await self.store.touch_conversation(owner, conv.id)
-                assistant, gen = await self._answer(owner, conv.id, user.id, stream)
+            conv, user, assistant, thread = turn
+            gen = await self._generate(owner, conv.id, assistant, stream, thread)
         return Sent(conv, user, assistant, gen)
 
     async def retry(self, owner: str, message_id: int, stream: bool = True) -> Sent:
@@ -231,9 +231,12 @@ class ChatService:
             )
         )
 
-    async def _generate(self, owner: str, conversation_id: str, assistant: Message, stream: bool) -> Generation:
-        """The prompt is the visible history up to the question this answer replies to."""
-        history = await self.store.list_messages(owner, conversation_id)
+    async def _generate(
+        self, owner: str, conversation_id: str, assistant: Message, stream: bool, thread: list[Message] | None = None
+    ) -> Generation:
+        """The prompt is the visible history up to the question this answer replies to (from `thread`,
+        the conversation's messages, when the caller has just read them)."""
+        history = thread if thread is not None else await self.store.list_messages(owner, conversation_id)
         upto = [
             m for m in history if m.id is not None and assistant.reply_to is not None and m.id <= assistant.reply_to
         ]
@@ -255,6 +258,7 @@ class ChatService:
             stream=stream,
             store=self.store,
             settings=self.settings,
+            checkpoints=self.checkpoints if message_id > 0 else None,
         )
         if message_id > 0:
             gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)

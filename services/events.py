@@ -18,20 +18,17 @@ answer's own text plus a few status changes.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services.chunks import Ending
-from services.models import Message, Phase
+from services.models import Message
 from services.publisher import Event as Published
 from services.publisher import Snapshot as PublishedSnapshot
 
 if TYPE_CHECKING:
     from services.generation import Generation
-
-_SECONDS = re.compile(r"(\d+)\s*s\b")
 
 
 @dataclass(frozen=True)
@@ -115,12 +112,6 @@ def usage_of(prompt_tokens: int | None, completion_tokens: int | None) -> dict[s
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def status_of(phase: str, detail: str) -> Status:
-    """The seconds of a retry countdown are in its detail ("… retrying in 3 s")."""
-    seconds = _SECONDS.search(detail) if phase == Phase.RETRYING else None
-    return Status(str(phase), detail, int(seconds.group(1)) if seconds else None)
-
-
 def done_of(gen: Generation, status: str, note: str) -> Done:
     ending = gen.ending or Ending()
     ttft = None if gen.first_token_at is None else int((gen.first_token_at - gen.started_at) * 1000)
@@ -137,13 +128,13 @@ def _news(gen: Generation, event: Published) -> Done | Status | None:
     """What a publisher event other than text says: how the answer ended, or its new phase."""
     if event.status is not None:
         return done_of(gen, event.status, event.detail)
-    return status_of(event.phase, event.detail) if event.phase else None
+    return Status(str(event.phase), event.detail, event.seconds) if event.phase else None
 
 
 def _opening(gen: Generation, snap: PublishedSnapshot) -> tuple[Status | None, Done | None]:
     """A publisher snapshot's live phase while the answer runs, or how it ended."""
     if snap.status is None:
-        return status_of(snap.phase, snap.detail), None
+        return Status(str(snap.phase), snap.detail, snap.seconds), None
     return None, done_of(gen, snap.status, snap.detail)
 
 

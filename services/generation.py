@@ -2,8 +2,9 @@
 
 Pages and API streams subscribe and unsubscribe at will; the answer goes on until it ends, is
 stopped, fails, or runs past the maximum duration. Its text is checkpointed to the database about
-once a second so a crash loses at most that much; writes are conditional and retried, and a
-finished answer stays in the hub until its final row is written.
+once a second (with every other running answer's, by the `CheckpointWriter`) so a crash loses at
+most that much; writes are conditional and retried, and a finished answer stays in the hub until
+its final row is written. An answer kept only in memory (the gateway's `"store": false`) writes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import openai
 
+from services.checkpoints import SAVE_BACKOFF_MAX_S, CheckpointWriter
 from services.chunks import Ending
 from services.errors import (
     DurationExceeded,
@@ -41,7 +43,6 @@ RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnec
 # Chunks already buffered are handed out without a suspension: after this long reading them, let
 # the loop run other work (pages, other answers) before reading on.
 YIELD_AFTER_S = 0.005
-SAVE_BACKOFF_MAX_S = 30.0  # while the database fails, writes are retried at least this often
 INTERRUPTED_NOTE = "The app was shut down before this answer finished."
 _RUNS = itertools.count(1)  # a retry reuses the message id: this tells its runs apart
 
@@ -65,7 +66,9 @@ class Generation:
         stream: bool,
         store: Store,
         settings: Settings,
+        checkpoints: CheckpointWriter | None = None,
     ) -> None:
+        """`checkpoints` None: the answer is kept only in memory (no checkpoints, no final row)."""
         self.owner = owner
         self.conversation_id = conversation_id
         self.message_id = message_id
@@ -75,6 +78,7 @@ class Generation:
         self.stream = stream
         self.store = store
         self.settings = settings
+        self.checkpoints = checkpoints
         self.publisher = BatchingPublisher(settings.flush_interval_ms / 1000)
         self.ending: Ending | None = None  # how the model ended the answer, once it did
         self.started_at = time.time()
@@ -84,7 +88,7 @@ class Generation:
         self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # final row written
         self._result: tuple[Status, str] | None = None
         self._stopped_as: Status | None = None
-        self._checkpointer: asyncio.Task[None] | None = None
+        self._untrack: Callable[[], None] | None = None
         self._saver: asyncio.Task[None] | None = None
         self._save_watchers: list[Callable[[bool], None]] = []
 
@@ -109,7 +113,8 @@ class Generation:
         return lambda: self._save_watchers.remove(callback) if callback in self._save_watchers else None
 
     async def _run(self) -> None:
-        self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name=f"checkpoint-{self.message_id}")
+        if self.checkpoints is not None:
+            self._untrack = self.checkpoints.track(self.owner, self.message_id, lambda: self.publisher.full_text)
         try:
             try:
                 async with asyncio.timeout(self.settings.max_generation_s):
@@ -133,8 +138,8 @@ class Generation:
     def _ended(self, _task: asyncio.Task[None]) -> None:
         """A done callback: it runs whatever happened to the task, and nothing can cancel it."""
         status, note = self._result or self._cancelled()
-        if self._checkpointer is not None:
-            self._checkpointer.cancel()  # a write already in flight is harmless: see Store.checkpoint_message
+        if self._untrack is not None:
+            self._untrack()  # a checkpoint already in flight is harmless: see Store.checkpoint_messages
         values = self._final_values(status, note)
         self._saver = asyncio.get_running_loop().create_task(self._save_final(values), name=f"save-{self.message_id}")
         self.publisher.close(status, note)
@@ -184,36 +189,56 @@ class Generation:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 break
-            self.publisher.set_phase(Phase.RETRYING, f"{reason} — retrying in {math.ceil(left)} s")
+            seconds = math.ceil(left)
+            self.publisher.set_phase(Phase.RETRYING, f"{reason} — retrying in {seconds} s", seconds)
             await asyncio.sleep(min(1.0, left))
 
     async def _once(self) -> None:
         """One attempt: the backend's parts, published as they come. A streamed answer that sends
-        nothing for IDLE_TIMEOUT_S once the server took the request is stalled."""
+        nothing for IDLE_TIMEOUT_S once the server took the request is stalled.
+
+        One deadline per attempt, moved on lazily: a timer that finds a part arrived meanwhile sets
+        itself again, instead of a new timer per chunk (thousands a second under load)."""
         self.publisher.set_phase(Phase.CONNECTING)
-        idle: float | None = None
-        async with contextlib.aclosing(self.backend.stream(self.prompt, self.stream)) as parts:
-            since_yield = time.monotonic()
-            while True:
-                try:
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Stop that lands
-                    # just as a chunk arrives, and the answer would run on to the end.
-                    async with asyncio.timeout(idle):
-                        part = await anext(parts)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as exc:
-                    raise StreamStalled() from exc
-                if isinstance(part, str):
-                    self._token(part)
-                elif isinstance(part, Ending):
-                    self.ending = part
-                else:  # accepted
-                    self.publisher.set_phase(Phase.WAITING)
-                    idle = self.settings.idle_timeout_s if self.stream else None
-                if time.monotonic() - since_yield > YIELD_AFTER_S:
-                    await asyncio.sleep(0)
-                    since_yield = time.monotonic()
+        loop = asyncio.get_running_loop()
+        idle = self.settings.idle_timeout_s
+        last_part = loop.time()
+        watchdog: asyncio.TimerHandle | None = None
+
+        def check(deadline: asyncio.Timeout) -> None:
+            nonlocal watchdog
+            quiet = loop.time() - last_part
+            if quiet >= idle:
+                deadline.reschedule(loop.time())  # ends the read as asyncio.timeout does
+            else:
+                watchdog = loop.call_later(idle - quiet, check, deadline)
+
+        try:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Stop that lands just as a
+            # chunk arrives, and the answer would run on to the end.
+            async with (
+                asyncio.timeout(None) as deadline,
+                contextlib.aclosing(self.backend.stream(self.prompt, self.stream)) as parts,
+            ):
+                since_yield = time.monotonic()
+                async for part in parts:
+                    last_part = loop.time()
+                    if isinstance(part, str):
+                        self._token(part)
+                    elif isinstance(part, Ending):
+                        self.ending = part
+                    else:  # accepted
+                        self.publisher.set_phase(Phase.WAITING)
+                        if self.stream and watchdog is None:
+                            watchdog = loop.call_later(idle, check, deadline)
+                    if time.monotonic() - since_yield > YIELD_AFTER_S:
+                        await asyncio.sleep(0)
+                        since_yield = time.monotonic()
+        except TimeoutError as exc:
+            raise StreamStalled() from exc
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
 
     def _token(self, text: str) -> None:
         if not text:
@@ -222,23 +247,6 @@ class Generation:
             self.first_token_at = time.time()
             self.publisher.set_phase(Phase.STREAMING)
         self.publisher.add(text)
-
-    async def _checkpoint_loop(self) -> None:
-        """About once a second; while the database fails, back off and keep the text in memory."""
-        saved, wait = 0, self.settings.checkpoint_interval_s
-        while True:
-            await asyncio.sleep(wait)
-            text = self.publisher.full_text
-            if len(text) <= saved:
-                continue
-            try:
-                await self.store.checkpoint_message(self.owner, self.message_id, text)
-            except Exception as exc:
-                wait = min(wait * 2, SAVE_BACKOFF_MAX_S)
-                why = storage_reason(exc)
-                log.warning("checkpoint of answer %s failed (%s); retrying in %g s", self.message_id, why, wait)
-            else:
-                saved, wait = len(text), self.settings.checkpoint_interval_s
 
     def _final_values(self, status: Status, note: str) -> dict[str, Any]:
         ending = self.ending or Ending()
@@ -259,7 +267,7 @@ class Generation:
         """Retried with capped backoff until written; the hub keeps this generation until then."""
         wait = self.settings.checkpoint_interval_s
         try:
-            while True:
+            while self.checkpoints is not None:
                 try:
                     await self.store.finish_message(self.owner, self.message_id, **values)
                 except Exception as exc:

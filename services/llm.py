@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
+import httpx2
 import openai
-from openai import AsyncAzureOpenAI, AsyncOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI, DefaultAioHttpClient
+from openai._constants import DEFAULT_CONNECTION_LIMITS
+from openai._vendor.httpx_aiohttp import AiohttpTransport
 
 from services.chunks import AnswerReader, Ending
 from services.errors import BackendFacts, MalformedChunk, StreamDropped
@@ -101,6 +105,28 @@ class Backend:
         yield reader.ending()
 
 
+class _AiohttpTransport(AiohttpTransport):
+    """The SDK's aiohttp transport, but a refused or dropped connection is a connection error: the
+    SDK's own mapping makes every aiohttp connection error a *connect timeout*, and the user would
+    read "did not answer in time" for a server that is down."""
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx2.TimeoutException as exc:
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+                raise httpx2.ConnectError(str(cause), request=request) from cause
+            raise
+
+
+def http_client() -> httpx2.AsyncClient:
+    """aiohttp under the SDK: its HTTP parser is C, where httpx's (h11, and anyio streams with a
+    timeout scope per read) was the largest cost of reading an answer chunk by chunk, about half of
+    it (bench/upstream_read.py). The SDK still makes the request and maps the errors."""
+    return DefaultAioHttpClient(transport=_AiohttpTransport(limits=DEFAULT_CONNECTION_LIMITS))
+
+
 def load_credential(spec: str) -> Any:
     """`module:callable` builds the credential; empty means DefaultAzureCredential (keyless)."""
     if spec:
@@ -125,7 +151,7 @@ def azure_backend(settings: Settings, credential: Any | None = None) -> Backend:
         token_provider = get_bearer_token_provider(credential, AZURE_SCOPE)
         if hasattr(credential, "close"):
             closers.append(credential.close)
-    common: dict[str, Any] = {"max_retries": 0, "timeout": 60.0}
+    common: dict[str, Any] = {"max_retries": 0, "timeout": 60.0, "http_client": http_client()}
     if settings.azure_openai_api_version:
         client: AsyncOpenAI = AsyncAzureOpenAI(
             azure_endpoint=endpoint,
@@ -162,6 +188,7 @@ def openai_backend(settings: Settings) -> Backend:
         api_key=settings.openai_api_key or "not-needed",
         max_retries=0,
         timeout=60.0,
+        http_client=http_client(),
     )
     where = urlsplit(settings.openai_base_url).hostname or "OpenAI"  # never the userinfo part of a URL
     return Backend(
@@ -178,7 +205,9 @@ def local_backend(base_url: str, api_key: str, model_name: str, max_tokens: int,
     Each parallel slot has `slot_ctx` tokens for prompt and answer together, so the prompt must
     leave room for the answer (plus a margin: our token estimate is rough).
     """
-    client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key=api_key, max_retries=0, timeout=120.0)
+    client = AsyncOpenAI(
+        base_url=f"{base_url}/v1", api_key=api_key, max_retries=0, timeout=120.0, http_client=http_client()
+    )
     return Backend(
         client=client,
         model=model_name,

@@ -21,12 +21,14 @@ log = logging.getLogger(__name__)
 class Event:
     """One message to subscribers: new text, a phase change, or the end (a final `status`).
 
-    `detail` says more about the phase ("retrying in 3 s") or the end (the error, a note)."""
+    `detail` says more about the phase ("retrying in 3 s") or the end (the error, a note); `seconds`
+    is a countdown's number (a retry's wait), so readers need not parse it out of the detail."""
 
     delta: str = ""
     phase: Phase | None = None
     status: Status | None = None
     detail: str = ""
+    seconds: int | None = None
 
     @property
     def final(self) -> bool:
@@ -41,6 +43,7 @@ class Snapshot:
     phase: Phase
     status: Status | None
     detail: str
+    seconds: int | None = None
 
     @property
     def final(self) -> bool:
@@ -59,6 +62,7 @@ class BatchingPublisher:
         self.phase = Phase.CONNECTING
         self.status: Status | None = None  # set once, by close()
         self.detail = ""
+        self.seconds: int | None = None  # of the current phase's countdown
         self.flushes = 0
         self._pending: list[str] = []
         self._last_flush = -1e9
@@ -87,7 +91,7 @@ class BatchingPublisher:
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
 
-        return Snapshot(self.text, self.phase, self.status, self.detail), unsubscribe
+        return Snapshot(self.text, self.phase, self.status, self.detail, self.seconds), unsubscribe
 
     def add(self, token: str) -> None:
         if not token or self.final:
@@ -114,16 +118,16 @@ class BatchingPublisher:
         self._emit(Event(delta=delta))
         self._last_flush = asyncio.get_running_loop().time()
 
-    def set_phase(self, phase: Phase, detail: str = "") -> None:
+    def set_phase(self, phase: Phase, detail: str = "", seconds: int | None = None) -> None:
         """Text already received goes out before the phase that follows it."""
         self.flush()
-        self.phase, self.detail = phase, detail
-        self._emit(Event(phase=phase, detail=detail))
+        self.phase, self.detail, self.seconds = phase, detail, seconds
+        self._emit(Event(phase=phase, detail=detail, seconds=seconds))
 
     def close(self, status: Status, detail: str = "") -> None:
         """The final flush plus the final status; later subscribers get a final snapshot."""
         self.flush()
-        self.status, self.detail = status, detail
+        self.status, self.detail, self.seconds = status, detail, None
         self._emit(Event(status=status, detail=detail))
         self._subscribers.clear()
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 
 from services.errors import MalformedChunk
 
@@ -45,13 +46,22 @@ async def sse_data(blocks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     # without its `[DONE]` the answer is reported as dropped anyway.
 
 
+def _loads(data: bytes) -> Any:
+    """orjson: a fifth of `json.loads`'s time per Azure-shaped chunk (6 vs 32 µs here). It refuses bad
+    UTF-8 and lone surrogates ("\\ud800"), which a model can send and we show: those go the slow way."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data.decode("utf-8", "replace"))
+
+
 async def chat_chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
     """Each chunk as a dict, up to `[DONE]`; an in-stream error event raises `openai.APIError`."""
     async for data in sse_data(response.aiter_bytes()):
         if data == DONE:
             return
         try:
-            chunk = json.loads(data.decode("utf-8", "replace"))
+            chunk = _loads(data)
         except ValueError as exc:
             raise MalformedChunk() from exc
         if not isinstance(chunk, dict):

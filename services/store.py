@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, event, func, update
+from sqlalchemy import bindparam, delete, event, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, create_engine, select
@@ -37,6 +37,19 @@ SERVER_THREADS = 8
 # Connections beyond the pool for callers outside the database threads (start-up, the API key check,
 # the CLI), so they never wait for a checkpoint to hand one back.
 POOL_OVERFLOW = 4
+
+# One statement for every running answer's checkpoint, executed once per tick with one row of
+# parameters per answer: only while it streams, and only ever longer.
+_CHECKPOINT = (
+    update(Message)
+    .where(
+        col(Message.id) == bindparam("mid"),
+        col(Message.owner) == bindparam("who"),
+        col(Message.status) == Status.STREAMING,
+        func.length(col(Message.content)) < bindparam("chars"),
+    )
+    .values(content=bindparam("text"), updated_at=bindparam("at"))
+)
 
 
 def default_threads(url: str) -> int:
@@ -180,19 +193,6 @@ class Store:
 
         return await self._run(fn)
 
-    async def touch_conversation(self, owner: str, conversation_id: str) -> None:
-        """A new message moves the conversation to the top of the list."""
-
-        def fn(s: Session) -> None:
-            s.execute(
-                update(Conversation)
-                .where(col(Conversation.id) == conversation_id, col(Conversation.owner) == owner)
-                .values(updated_at=utcnow())
-            )
-            s.commit()
-
-        await self._run(fn)
-
     async def update_conversation(self, owner: str, conversation_id: str, **values: Any) -> bool:
         """Title or pin; `updated_at` stays, so renaming or pinning never moves it to "Today". True if it did."""
 
@@ -256,6 +256,40 @@ class Store:
             s.commit()
             s.refresh(message)
             return message
+
+        return await self._run(fn)
+
+    async def start_turn(
+        self, owner: str, conversation_id: str | None, text: str, *, title: str, model: str, create: bool
+    ) -> tuple[Conversation, Message, Message, list[Message]] | None:
+        """A question and its `streaming` answer row in one transaction (one thread hop instead of
+        five: a send waited behind every checkpoint in the pool once per hop). The conversation is
+        this owner's `conversation_id`, or with `create` a new one titled `title`; None if it is
+        neither. Returns it (moved to the top), the question, the answer row, and the whole thread."""
+
+        def fn(s: Session) -> tuple[Conversation, Message, Message, list[Message]] | None:
+            conv = s.get(Conversation, conversation_id) if conversation_id else None
+            if conv is None or conv.owner != owner:
+                if not create:
+                    return None
+                conv = Conversation(owner=owner, title=title)
+            conv.updated_at = utcnow()
+            user = Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text)
+            s.add_all([conv, user])
+            s.flush()
+            answer = Message(
+                conversation_id=conv.id,
+                owner=owner,
+                role=Role.ASSISTANT,
+                status=Status.STREAMING,
+                reply_to=user.id,
+                model=model,
+            )
+            s.add(answer)
+            s.commit()
+            mine = (col(Message.owner) == owner, col(Message.conversation_id) == conv.id)
+            thread = list(s.exec(select(Message).where(*mine).order_by(col(Message.id))))
+            return conv, user, answer, thread
 
         return await self._run(fn)
 
@@ -373,12 +407,18 @@ class Store:
 
         return await self._run(fn)
 
-    async def checkpoint_message(self, owner: str, message_id: int, content: str) -> bool:
-        """Text so far of a running answer: only while it streams, and only ever longer."""
-        streaming = col(Message.status) == Status.STREAMING
-        return await self.update_message(
-            owner, message_id, streaming, func.length(col(Message.content)) < len(content), content=content
-        )
+    async def checkpoint_messages(self, texts: list[tuple[str, int, str]]) -> int:
+        """Text so far of running answers, `(owner, message_id, text)` each, in one transaction (one
+        thread hop, no ORM objects): a row is written only while it streams and only ever longer.
+        Returns how many rows were written."""
+
+        def job() -> int:
+            at = utcnow()
+            rows = [{"mid": mid, "who": who, "chars": len(text), "text": text, "at": at} for who, mid, text in texts]
+            with self.engine.begin() as conn:
+                return conn.execute(_CHECKPOINT, rows).rowcount or 0
+
+        return await asyncio.to_thread(job) if texts else 0
 
     async def finish_message(self, owner: str, message_id: int, **values: Any) -> bool:
         """The final row of an answer, written once: a streaming row becomes final, never the reverse."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from services.api_keys import ApiKeys
+from services.api_keys import VALID_FOR_S, ApiKeys
 from services.models import ApiKey
 from services.store import Store
 
@@ -45,3 +45,21 @@ def test_two_keys_never_collide(db_url: str) -> None:
     keys = keys_in(db_url)
     made = {keys.create("o")[0] for _ in range(20)}
     assert len(made) == 20 and all(keys.verify(k) == "o" for k in made)
+
+
+async def test_a_verified_key_is_believed_briefly_and_a_revocation_lands_within_that(db_url: str) -> None:
+    now = [0.0]
+    app = ApiKeys(Store(db_url).engine, clock=lambda: now[0])
+    cli = ApiKeys(app.engine)  # another process on the same database: the operator's CLI
+    key, info = cli.create("alice")
+    other, other_info = cli.create("bob")
+    assert await app.verify_async(key) == "alice"
+    assert await app.verify_async("sc-wrong") is None
+    cli.revoke(info.id)
+    now[0] = VALID_FOR_S - 0.1
+    assert await app.verify_async(key) == "alice"  # from memory: no database round trip per request
+    now[0] = VALID_FOR_S + 0.1
+    assert await app.verify_async(key) is None  # revoked elsewhere: refused within VALID_FOR_S
+    assert await app.verify_async(other) == "bob"
+    app.revoke(other_info.id)  # revoked in this process (the settings dialog): refused at once
+    assert await app.verify_async(other) is None

@@ -58,7 +58,7 @@ async def test_a_reader_that_does_not_read_holds_one_pending_delta_not_a_queue()
     for i in range(5000):  # the reader is busy elsewhere meanwhile
         gen.publisher.add(f"t{i} ")
         if i % 1000 == 0:
-            gen.publisher.set_phase(Phase.RETRYING, f"Rate limited — retrying in {i // 1000} s")
+            gen.publisher.set_phase(Phase.RETRYING, f"Rate limited — retrying in {i // 1000} s", i // 1000)
             gen.publisher.set_phase(Phase.STREAMING)
     box_items = gen.publisher._subscribers[0].__self__.items
     assert len(box_items) <= 11  # text and status alternate at most at each phase change
@@ -72,9 +72,12 @@ async def test_retry_status_carries_its_seconds() -> None:
     gen = running()
     events = follow(gen, 0)
     await anext(events)
-    gen.publisher.set_phase(Phase.RETRYING, "Rate limited — retrying in 7 s")
+    gen.publisher.set_phase(Phase.RETRYING, "Rate limited — retrying in 7 s", 7)
     assert await anext(events) == Status("retrying", "Rate limited — retrying in 7 s", 7)
     await events.aclose()
+    late = follow(gen, 0)  # a reader arriving during the countdown gets it in its snapshot
+    assert (await anext(late)).status == Status("retrying", "Rate limited — retrying in 7 s", 7)
+    await late.aclose()
 
 
 async def test_leaving_or_being_cancelled_unsubscribes() -> None:

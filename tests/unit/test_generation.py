@@ -139,6 +139,54 @@ async def test_stop_closes_the_upstream_response_and_keeps_partial_text(
     assert rec.disconnected_at is not None and not rec.done_sent
 
 
+async def test_running_answers_are_checkpointed_together_while_they_stream(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """A crash loses at most a checkpoint interval of text; every running answer is written in one
+    statement per tick, not one round trip each."""
+    fake_upstream.default = long_reply()
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    updates: list[int] = []
+
+    @event.listens_for(chat.store.engine, "before_cursor_execute")
+    def _count(_conn: object, _cursor: object, statement: str, params: object, _ctx: object, many: bool) -> None:
+        if statement.startswith("UPDATE message"):
+            updates.append(len(params) if many else 1)  # type: ignore[arg-type]
+
+    sent = [await chat.send("me", None, f"long please {i}") for i in range(2)]
+    ids = [s.assistant_message.id for s in sent]
+    for _ in range(300):
+        if 2 in updates:  # both answers in one statement
+            break
+        await asyncio.sleep(0.01)
+    rows = [await chat.store.get_message("me", i) for i in ids]
+    assert all(r.status == Status.STREAMING and r.content.startswith("w0") for r in rows)
+    assert 2 in updates
+    for s in sent:
+        chat.stop("me", s.assistant_message.id)
+        await finish(chat, "me", s.assistant_message.id)
+
+
+async def test_an_answer_kept_only_in_memory_writes_nothing(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    fake_upstream.enqueue(long_reply())
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    statements: list[str] = []
+
+    @event.listens_for(chat.store.engine, "before_cursor_execute")
+    def _record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    started = await chat.complete("me", [{"role": "user", "content": "q"}], stream=True, store=False)
+    gen = chat.hub.get("me", started.message_id)
+    for _ in range(300):
+        if len(gen.publisher.text) > 100:  # past a few checkpoint intervals
+            break
+        await asyncio.sleep(0.01)
+    chat.stop("me", started.message_id)
+    await asyncio.wait_for(asyncio.shield(gen.settled), 5)
+    assert gen.publisher.status == Status.STOPPED and statements == []
+
+
 async def test_rate_limit_is_retried_with_a_visible_countdown(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
     fake_upstream.enqueue(Reply.rate_limited(retry_after=1.0), Reply(text="Finally."))
     chat = make_chat(tmp_path, openai_settings(fake_upstream))

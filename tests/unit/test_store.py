@@ -29,7 +29,7 @@ async def test_conversations_newest_first_and_searchable(db_url: str) -> None:
     first = await store.create_conversation("o", "Pasta recipes")
     second = await store.create_conversation("o", "Rust lifetimes")
     assert [c.id for c in await store.list_conversations("o")] == [second.id, first.id]
-    await store.touch_conversation("o", first.id)
+    await store.start_turn("o", first.id, "and pesto?", title="", model="m", create=False)  # a new message
     assert [c.id for c in await store.list_conversations("o")] == [first.id, second.id]
     assert [c.title for c in await store.list_conversations("o", "rust")] == ["Rust lifetimes"]
 
@@ -55,10 +55,11 @@ async def test_answer_writes_never_go_back_to_an_older_text_or_status(db_url: st
         Message(conversation_id=conv.id, owner="o", role="assistant", status=Status.STREAMING)
     )
     answer = row.id or 0
-    assert await store.checkpoint_message("o", answer, "one two")
-    assert not await store.checkpoint_message("o", answer, "one")  # a late, shorter checkpoint
+    assert await store.checkpoint_messages([("o", answer, "one two")]) == 1
+    assert await store.checkpoint_messages([("o", answer, "one")]) == 0  # a late, shorter checkpoint
+    assert await store.checkpoint_messages([("bob", answer, "one two three")]) == 0  # not bob's
     assert await store.finish_message("o", answer, content="one two three", status=Status.DONE)
-    assert not await store.checkpoint_message("o", answer, "one two three four")  # in flight before the end
+    assert await store.checkpoint_messages([("o", answer, "one two three four")]) == 0  # in flight before the end
     assert not await store.finish_message("o", answer, content="", status=Status.STOPPED)  # written once
     again = await store.get_message("o", answer)
     assert (again.content, again.status) == ("one two three", Status.DONE)
@@ -136,3 +137,19 @@ async def test_conversations_updated_at_the_same_instant_keep_one_order(db_url: 
         s.execute(update(Conversation).values(updated_at=same))
         s.commit()
     assert [c.id for c in await store.list_conversations("o")] == [c.id for c in reversed(made)]
+
+
+async def test_a_turn_is_written_whole_in_its_owners_conversation_only(db_url: str) -> None:
+    store = Store(db_url)
+    conv = await store.create_conversation("alice", "Alice's chat")
+    assert await store.start_turn("bob", conv.id, "mine now?", title="t", model="m", create=False) is None
+    assert await store.list_messages("alice", conv.id) == []  # nothing written for bob
+    mine, question, answer, thread = await store.start_turn("alice", conv.id, "hi", title="t", model="m", create=False)
+    assert mine.id == conv.id and mine.title == "Alice's chat"
+    assert (question.role, question.content) == ("user", "hi")
+    assert (answer.role, answer.status, answer.model) == ("assistant", Status.STREAMING, "m")
+    assert answer.reply_to == question.id
+    assert [m.id for m in thread] == [question.id, answer.id]
+    fresh, *_ = await store.start_turn("bob", conv.id, "hello", title="Bob's", model="m", create=True)
+    assert fresh.id != conv.id and fresh.owner == "bob" and fresh.title == "Bob's"
+    assert [m.content for m in await store.list_messages("alice", conv.id)] == ["hi", ""]
