@@ -8,6 +8,7 @@ from typing import Any
 
 from nicegui import ui
 
+from components.answer_meta import AnswerMeta
 from components.markdown_view import MarkdownView
 from services import events
 from services.models import REFUSAL_NOTE, Message, Phase, Role, Status
@@ -83,6 +84,7 @@ class AssistantMessage(ui.element):
             self.status_line = ui.label("").classes("msg-status")  # spoken through `announce`, once per change
             self.note = ui.label(message.error).classes("msg-note")
             self.save_note = ui.label("").classes("msg-note msg-note-error").props("role=alert")
+            self.meta = AnswerMeta()
             with ui.row().classes("msg-actions items-center gap-1"):
                 self._build_actions()
         self._ticker = ui.timer(0.5, self._tick, active=False)
@@ -143,6 +145,11 @@ class AssistantMessage(ui.element):
         """Still subscribed afterwards: a final row that could not be written is said when it happens."""
         self.body.finish()
         self.message.content = self.body.text
+        usage = done.usage or {}
+        self.message.ttft_ms, self.message.duration_ms = done.ttft_ms, done.duration_ms
+        self.message.prompt_tokens = usage.get("prompt_tokens", self.message.prompt_tokens)
+        self.message.completion_tokens = usage.get("completion_tokens", self.message.completion_tokens)
+        self.message.finish_reason = done.finish_reason
         if self._sentences is not None:
             status = Status(done.status)
             self._speak(*self._sentences.finish(), SPOKEN_END.get(status, done.error))
@@ -187,6 +194,10 @@ class AssistantMessage(ui.element):
         kind = "error" if status in (Status.ERROR, Status.FILTERED, Status.INTERRUPTED) else "info"
         self.note.classes(replace=f"msg-note msg-note-{kind}")
         self._refresh_actions(streaming=status == Status.STREAMING)
+        if status.final:
+            self.meta.show(self.message)
+        else:
+            self.meta.set_visibility(False)
 
     def _set_attr(self, name: str, value: Any) -> None:
         """Sends an update only on a change; None removes the attribute."""

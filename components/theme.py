@@ -19,6 +19,7 @@ body.body--dark .msg-user { background: #2b3340; color: #e5e7eb; }
 @keyframes sc-pulse { 0%,100% { opacity: .2 } 50% { opacity: 1 } }
 .msg-note { font-size: .9rem; border-radius: .5rem; padding: .4rem .7rem; margin-top: .3rem; }
 .msg-note:empty { display: none; }
+.msg-meta { font-size: .78rem; opacity: .72; margin-top: .2rem; cursor: default; }
 .q-header.app-header { background: #ffffff; color: #111827; border-bottom: 1px solid rgba(127,127,127,.2); }
 body.body--dark .q-header.app-header { background: #121212; color: #e5e7eb; }
 .q-footer.app-footer { background: #ffffff; }

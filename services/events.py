@@ -67,6 +67,7 @@ class Done:
     usage: dict[str, int] | None = None
     ttft_ms: int | None = None
     finish_reason: str = ""
+    duration_ms: int | None = None
 
 
 AnswerEvent = Snapshot | Delta | Status | Done
@@ -114,14 +115,13 @@ def usage_of(prompt_tokens: int | None, completion_tokens: int | None) -> dict[s
 
 def done_of(gen: Generation, status: str, note: str) -> Done:
     ending = gen.ending or Ending()
-    ttft = None if gen.first_token_at is None else int((gen.first_token_at - gen.started_at) * 1000)
-    return Done(str(status), note, usage_of(ending.prompt_tokens, ending.completion_tokens), ttft, ending.finish_reason)
+    usage = usage_of(ending.prompt_tokens, ending.completion_tokens)
+    return Done(str(status), note, usage, gen.ttft_ms, ending.finish_reason, gen.duration_ms)
 
 
 def done_of_row(msg: Message) -> Done:
-    return Done(
-        str(msg.status), msg.error, usage_of(msg.prompt_tokens, msg.completion_tokens), msg.ttft_ms, msg.finish_reason
-    )
+    usage = usage_of(msg.prompt_tokens, msg.completion_tokens)
+    return Done(str(msg.status), msg.error, usage, msg.ttft_ms, msg.finish_reason, msg.duration_ms)
 
 
 def _news(gen: Generation, event: Published) -> Done | Status | None:

@@ -83,6 +83,7 @@ class Generation:
         self.ending: Ending | None = None  # how the model ended the answer, once it did
         self.started_at = time.time()
         self.first_token_at: float | None = None
+        self.ended_at: float | None = None
         self.task: asyncio.Task[None] | None = None
         self.saved: bool | None = None  # None until the first attempt at the final row
         self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # final row written
@@ -138,6 +139,7 @@ class Generation:
     def _ended(self, _task: asyncio.Task[None]) -> None:
         """A done callback: it runs whatever happened to the task, and nothing can cancel it."""
         status, note = self._result or self._cancelled()
+        self.ended_at = time.time()
         if self._untrack is not None:
             self._untrack()  # a checkpoint already in flight is harmless: see Store.checkpoint_messages
         values = self._final_values(status, note)
@@ -259,9 +261,17 @@ class Generation:
             "prompt_tokens": ending.prompt_tokens,
             "completion_tokens": ending.completion_tokens,
         }
-        if self.first_token_at is not None:
-            values["ttft_ms"] = int((self.first_token_at - self.started_at) * 1000)
-        return values
+        return values | {"ttft_ms": self.ttft_ms, "duration_ms": self.duration_ms}
+
+    @property
+    def ttft_ms(self) -> int | None:
+        """From the request to the first token; None if no token came."""
+        return None if self.first_token_at is None else int((self.first_token_at - self.started_at) * 1000)
+
+    @property
+    def duration_ms(self) -> int | None:
+        """From the request to the end (with the time to first token: tokens/s takes that off)."""
+        return None if self.ended_at is None else int((self.ended_at - self.started_at) * 1000)
 
     async def _save_final(self, values: dict[str, Any]) -> None:
         """Retried with capped backoff until written; the hub keeps this generation until then."""

@@ -78,6 +78,7 @@ class Message(SQLModel, table=True):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     ttft_ms: int | None = None
+    duration_ms: int | None = None  # from the request to the end of the answer
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 

@@ -58,6 +58,7 @@ class ExportedMessage(_Part):
     error: str = ""
     usage: Usage = Usage()
     ttft_ms: int | None = None  # time to the first token
+    duration_ms: int | None = None  # from the request to the end
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
@@ -98,6 +99,7 @@ def to_exported(conv: Conversation, messages: list[Message]) -> ExportedConversa
                 error=m.error,
                 usage=Usage(prompt_tokens=m.prompt_tokens, completion_tokens=m.completion_tokens),
                 ttft_ms=m.ttft_ms,
+                duration_ms=m.duration_ms,
                 created_at=m.created_at,
                 updated_at=m.updated_at,
             )

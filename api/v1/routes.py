@@ -39,6 +39,7 @@ def message_json(msg: Message) -> dict[str, Any]:
         "error": msg.error,
         "usage": usage_of(msg.prompt_tokens, msg.completion_tokens),
         "ttft_ms": msg.ttft_ms,
+        "duration_ms": msg.duration_ms,
         "created_at": iso(msg.created_at),
         "updated_at": iso(msg.updated_at),
     }
@@ -156,7 +157,8 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
             'Body: `{"content": "...", "stream": true}`. `Accept: text/event-stream` (the default) gives SSE: '
             "`message` `{message_id, conversation_id}`, then `delta` `{text}` with `id: <offset>` (characters "
             "of the answer so far), `status` `{phase, seconds?, detail?}`, and `done` "
-            "`{status, error?, usage?, ttft_ms}`. `Accept: application/x-ndjson` gives the same objects as "
+            "`{status, error?, usage?, ttft_ms, duration_ms}`. `Accept: application/x-ndjson` gives the same objects "
+            "as "
             'JSON lines with a `type` (deltas carry `offset`). `"stream": false` or `Accept: application/json` '
             "gives one `{message}` once the answer ended (the model is then asked without streaming). "
             "A client that disconnects only stops listening: the answer goes on and is saved."

@@ -40,6 +40,7 @@ def done_object(done: Done) -> dict[str, Any]:
     if done.usage is not None:
         out["usage"] = done.usage
     out["ttft_ms"] = done.ttft_ms
+    out["duration_ms"] = done.duration_ms
     return out
 
 

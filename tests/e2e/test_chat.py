@@ -319,3 +319,23 @@ def test_code_is_coloured_while_its_block_still_streams(app_server, fake_upstrea
     expect(answer).to_have_attribute("data-status", "streaming")  # the fence is still open
     expect(answer.locator(".md-code code span.k", has_text="def")).to_be_visible()
     expect(answer.locator(".md-code code span.k", has_text="return")).to_be_visible()
+
+
+def test_each_answer_shows_its_model_speed_and_usage(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
+    """#10: under a finished answer, the model, time to first token, tokens/s and token usage; the
+    details in a tooltip; the same after a reload (read back from the database)."""
+    fake_upstream.enqueue(Reply(text="One two three four five six seven eight.", first_token_delay=0.3,
+                                interval=0.02))
+    app = app_server()
+    page.goto(app.url)
+    send(page, "Count")
+    answer = last_answer(page)
+    expect(answer).to_have_attribute("data-status", "done")
+    meta = answer.get_by_test_id("answer-meta")
+    line = re.compile(r"fake-model · first token 0\.[3-9]\d s · \d+ tokens/s · [\d,]+ tokens")
+    expect(meta).to_have_text(line)
+    meta.hover()
+    expect(page.get_by_role("tooltip")).to_contain_text(re.compile(r"Prompt \d+ tokens, answer \d+ tokens\."))
+    expect(page.get_by_role("tooltip")).to_contain_text("Finish reason: stop.")
+    page.reload()
+    expect(last_answer(page).get_by_test_id("answer-meta")).to_have_text(line)

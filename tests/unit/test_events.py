@@ -17,7 +17,7 @@ from services.publisher import BatchingPublisher
 def running(text: str = "") -> Any:
     """A generation as `follow` sees it: a real publisher, and its ending once known (no answer task)."""
     pub = BatchingPublisher(interval_s=0)
-    gen = SimpleNamespace(publisher=pub, ending=None, first_token_at=None, started_at=0.0)
+    gen = SimpleNamespace(publisher=pub, ending=None, ttft_ms=None, duration_ms=None)
     pub.set_phase(Phase.STREAMING)
     if text:
         pub.add(text)
