@@ -146,7 +146,7 @@ class ChatPage:
     def _header(self) -> None:
         with ui.header().classes("app-header items-center justify-between"):
             with ui.row().classes("items-center gap-2"):
-                ui.button(icon="menu", on_click=lambda: self.sidebar.drawer.toggle()).props(
+                ui.button(icon="menu", on_click=lambda: self.sidebar.drawer.run_method("toggle")).props(
                     "flat round dense aria-label='Toggle sidebar'"
                 )
                 TextElement(tag="h1", text="streamchat").classes("text-lg font-semibold m-0")

@@ -81,7 +81,8 @@ class AssistantMessage(ui.element):
             self.declined = ui.badge("Declined", color="grey-7").props("outline").classes("self-start")
             self.declined.tooltip("The model refused this request; its words are shown as it said them.")
             self.body = MarkdownView(message.content, html=html)
-            self.status_line = ui.label("").classes("msg-status")  # spoken through `announce`, once per change
+            # A status, but not read out as it changes (its seconds tick): `announce` says each change once.
+            self.status_line = ui.label("").classes("msg-status").props("role=status aria-live=off")
             self.note = ui.label(message.error).classes("msg-note")
             self.save_note = ui.label("").classes("msg-note msg-note-error").props("role=alert")
             self.meta = AnswerMeta()

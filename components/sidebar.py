@@ -44,9 +44,11 @@ class Sidebar:
         self.chosen: dict[str, Conversation] = {}  # in select mode: the ticked ones, by id
         ui.add_css(CSS)
         with (
-            ui.left_drawer(value=None, bordered=True)  # None: open on wide screens, a closed drawer on phones
+            # show-if-above: open on wide screens, a closed drawer on phones. Not NiceGUI's value=None,
+            # which asks the browser for the state on every connect and logs a timeout when it is slow.
+            ui.left_drawer(value=False, bordered=True)
             .classes("sidebar")
-            .props("width=280 breakpoint=760") as self.drawer
+            .props("width=280 breakpoint=760 show-if-above") as self.drawer
         ):
             ui.button("New chat", icon="add", on_click=lambda: ui.navigate.to("/")).props(
                 "unelevated no-caps aria-label='New chat'"
