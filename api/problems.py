@@ -15,7 +15,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import JSONResponse, Response
 
-from services.chat import Busy, ChatError, NotFound, TooLong, Unavailable
+from services.chat import Busy, ChatError, NotFound, OverLimit, TooLong, Unavailable
 
 MEDIA_TYPE = "application/problem+json"
 API_PREFIXES = ("/api/", "/v1/")
@@ -40,6 +40,8 @@ class Problem(Exception):
 
 def of_chat_error(exc: ChatError) -> Problem:
     """The service's refusals, by kind; the message is already fit to show."""
+    if isinstance(exc, OverLimit):
+        return Problem(429, str(exc), "rate_limit_exceeded", headers={"Retry-After": str(exc.retry_after)})
     for kind, status in ((NotFound, 404), (Busy, 409), (TooLong, 413), (Unavailable, 503)):
         if isinstance(exc, kind):
             return Problem(status, str(exc))
