@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=PROBE_PATHS)
     app.add_middleware(PeerMiddleware, trusted=settings.trusted_proxies)
     split_doors(app, keep=(PeerMiddleware, HostCheckMiddleware, SecurityHeadersMiddleware), exact=PROBE_PATHS)
+    app.on_connect(ctx.chat.metrics.clients.inc)
+    app.on_disconnect(ctx.chat.metrics.clients.dec)
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)

@@ -17,6 +17,7 @@ from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
 from services.limits import Admission, LimitExceeded, Limits
 from services.llm import Backend
+from services.metrics import Metrics
 from services.models import Conversation, Message, Role, Status
 from services.rendered import RenderedHtml
 from services.settings import Settings
@@ -106,6 +107,7 @@ class ChatService:
         settings: Settings,
         rendered: RenderedHtml | None = None,
         limits: Limits | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.hub = hub
@@ -113,6 +115,7 @@ class ChatService:
         self.settings = settings
         self.rendered = rendered
         self.limits = limits or Limits.from_settings(settings)
+        self.metrics = metrics or Metrics()
         self._starting: set[tuple[str, str]] = set()  # (owner, conversation) between check and registration
         self._caching: set[asyncio.Task[None]] = set()
         self._unstored = itertools.count(-1, -1)  # ids of answers kept only in memory (gateway, store:false)
@@ -205,6 +208,7 @@ class ChatService:
             with self.limits.admit(owner) as admission:
                 yield admission
         except LimitExceeded as exc:
+            self.metrics.refusals.inc()
             raise OverLimit(exc) from None
 
     @contextlib.contextmanager
@@ -269,7 +273,9 @@ class ChatService:
         )
         if message_id > 0:
             gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)
-        return self.hub.start(gen)
+        self.hub.start(gen)
+        self.metrics.track(gen)
+        return gen
 
     def _cache_html(self, gen: Generation) -> None:
         """Once the final row is written, render its text once for the next opening of the thread."""
