@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(run(argv[1:]) if argv[0] == "api-key" else run_claim(argv[1:]))
     args = parse_args(argv)
     os.umask(0o077)  # everything the app writes (database, -wal/-shm, secret, preferences) is the user's alone
-    configure_logging()
     settings = Settings()
+    configure_logging(settings.log_format)
     # NiceGUI reads this at import: per-user preferences live beside the database.
     os.environ.setdefault("NICEGUI_STORAGE_PATH", str((settings.streamchat_data_dir / "nicegui").resolve()))
 
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         storage_secret=secret,
         show_welcome_message=False,
         proxy_headers=False,  # PeerMiddleware applies X-Forwarded-* (TRUSTED_PROXIES), keeping the socket peer
+        **({"log_config": None} if settings.log_format == "json" else {}),  # uvicorn's lines too, as JSON
     )
 
 

@@ -17,6 +17,7 @@ from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
 from services.limits import Admission, LimitExceeded, Limits
 from services.llm import Backend
+from services.logs import log_context
 from services.metrics import Metrics
 from services.models import Conversation, Message, Role, Status
 from services.rendered import RenderedHtml
@@ -205,7 +206,7 @@ class ChatService:
     def _admitted(self, owner: str) -> Iterator[Admission]:
         """Within the owner's limits (see services/limits.py), checked before anything is written."""
         try:
-            with self.limits.admit(owner) as admission:
+            with log_context(user_id=owner), self.limits.admit(owner) as admission:
                 yield admission
         except LimitExceeded as exc:
             self.metrics.refusals.inc()
@@ -273,7 +274,8 @@ class ChatService:
         )
         if message_id > 0:
             gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)
-        self.hub.start(gen)
+        with log_context(user_id=owner, conversation_id=conversation_id, message_id=message_id):
+            self.hub.start(gen)  # the answer's task keeps these ids in its log lines
         self.metrics.track(gen)
         return gen
 
