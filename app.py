@@ -59,10 +59,11 @@ def _sign_in(settings: Settings, app: FastAPI, users: Users) -> Authenticator | 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["api-key"], ["claim"]):  # operator commands, not the server
-        from api.cli import run, run_claim
+    if argv[:1] in (["api-key"], ["claim"], ["usage"]):  # operator commands, not the server
+        from api.cli import run, run_claim, run_usage
 
-        raise SystemExit(run(argv[1:]) if argv[0] == "api-key" else run_claim(argv[1:]))
+        command = {"api-key": run, "claim": run_claim, "usage": run_usage}[argv[0]]
+        raise SystemExit(command(argv[1:]))
     args = parse_args(argv)
     os.umask(0o077)  # everything the app writes (database, -wal/-shm, secret, preferences) is the user's alone
     settings = Settings()
