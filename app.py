@@ -31,6 +31,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    parser.add_argument(
+        "--root-path",
+        default=None,
+        help="the path a reverse proxy serves the app under, e.g. /chat (default: ROOT_PATH); the proxy "
+        "strips it before passing requests on",
+    )
     return parser.parse_args(argv)
 
 
@@ -118,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=PROBE_PATHS)
     app.add_middleware(PeerMiddleware, trusted=settings.trusted_proxies)
     split_doors(app, keep=(PeerMiddleware, HostCheckMiddleware, SecurityHeadersMiddleware), exact=PROBE_PATHS)
-    app.on_connect(ctx.chat.metrics.clients.inc)
-    app.on_disconnect(ctx.chat.metrics.clients.dec)
+    app.on_connect(lambda: ctx.chat.metrics.clients.inc())  # NiceGUI passes the client to a handler that takes one
+    app.on_disconnect(lambda: ctx.chat.metrics.clients.dec())
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)
@@ -136,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         storage_secret=secret,
         show_welcome_message=False,
         proxy_headers=False,  # PeerMiddleware applies X-Forwarded-* (TRUSTED_PROXIES), keeping the socket peer
+        root_path=(settings.root_path if args.root_path is None else args.root_path).rstrip("/"),
         **({"log_config": None} if settings.log_format == "json" else {}),  # uvicorn's lines too, as JSON
     )
 
