@@ -31,6 +31,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    parser.add_argument(
+        "--root-path",
+        default=None,
+        help="the path a reverse proxy serves the app under, e.g. /chat (default: ROOT_PATH); the proxy "
+        "strips it before passing requests on",
+    )
     return parser.parse_args(argv)
 
 
@@ -59,14 +65,15 @@ def _sign_in(settings: Settings, app: FastAPI, users: Users) -> Authenticator | 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["api-key"], ["claim"]):  # operator commands, not the server
-        from api.cli import run, run_claim
+    if argv[:1] in (["api-key"], ["claim"], ["usage"]):  # operator commands, not the server
+        from api.cli import run, run_claim, run_usage
 
-        raise SystemExit(run(argv[1:]) if argv[0] == "api-key" else run_claim(argv[1:]))
+        command = {"api-key": run, "claim": run_claim, "usage": run_usage}[argv[0]]
+        raise SystemExit(command(argv[1:]))
     args = parse_args(argv)
     os.umask(0o077)  # everything the app writes (database, -wal/-shm, secret, preferences) is the user's alone
-    configure_logging()
     settings = Settings()
+    configure_logging(settings.log_format)
     # NiceGUI reads this at import: per-user preferences live beside the database.
     os.environ.setdefault("NICEGUI_STORAGE_PATH", str((settings.streamchat_data_dir / "nicegui").resolve()))
 
@@ -117,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     app.add_middleware(HostCheckMiddleware, allowed=settings.host_allowlist, exempt=PROBE_PATHS)
     app.add_middleware(PeerMiddleware, trusted=settings.trusted_proxies)
     split_doors(app, keep=(PeerMiddleware, HostCheckMiddleware, SecurityHeadersMiddleware), exact=PROBE_PATHS)
+    app.on_connect(lambda: ctx.chat.metrics.clients.inc())  # NiceGUI passes the client to a handler that takes one
+    app.on_disconnect(lambda: ctx.chat.metrics.clients.dec())
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
     app.on_shutdown(ctx.close)
@@ -133,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
         storage_secret=secret,
         show_welcome_message=False,
         proxy_headers=False,  # PeerMiddleware applies X-Forwarded-* (TRUSTED_PROXIES), keeping the socket peer
+        root_path=(settings.root_path if args.root_path is None else args.root_path).rstrip("/"),
+        **({"log_config": None} if settings.log_format == "json" else {}),  # uvicorn's lines too, as JSON
     )
 
 

@@ -1,4 +1,4 @@
-"""`app.py api-key create|list|revoke` and `app.py claim`: the operator's commands.
+"""`app.py api-key create|list|revoke`, `app.py claim` and `app.py usage`: the operator's commands.
 
 A key's owner is the user --user names. In browser mode that is the NAME exactly: the id the API scopes
 every request made with the key to (conversations created through the API or the /v1 gateway belong
@@ -8,6 +8,8 @@ The plain key is printed once, as the last line of stdout, so scripts can take i
 
 `claim --from-browser-id ID --to EMAIL` moves what a browser owned in browser mode (its id is shown in
 the page's Account dialog) to a user, when a deployment switches to team sign-in.
+
+`usage [--days N] [--user NAME]` prints the tokens each user's answers used per UTC day.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 
 from services.api_keys import ApiKeys, KeyInfo
 from services.settings import Settings
+from services.usage import emails, table, usage_by_day
 from services.users import Users
 
 
@@ -93,3 +97,24 @@ def run_claim(argv: list[str]) -> int:
         return 2
     print(", ".join(f"{n} {table}" for table, n in moved.items()) + f" moved to {args.to}")
     return 0 if any(moved.values()) else 1
+
+
+def run_usage(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="app.py usage", description="tokens used per user per day (UTC)")
+    parser.add_argument("--days", type=int, default=7, help="this many days back, today included (default 7)")
+    parser.add_argument("--user", help="only this user (browser mode: the owner id; team modes: the email)")
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    settings, keys = _open()
+    owner = None
+    if args.user:
+        found = Users(keys.engine).find(args.user) if settings.team_mode else None
+        if settings.team_mode and found is None:
+            print(f"streamchat: no user with the email {args.user!r}", file=sys.stderr)
+            return 1
+        owner = found.id if found is not None else args.user
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = usage_by_day(keys.engine, today - timedelta(days=args.days - 1), owner)
+    print(table(rows, emails(keys.engine)))
+    return 0

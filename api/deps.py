@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
 from services.api_keys import ApiKeys
+from services.logs import bind
 
 _bearer = HTTPBearer(auto_error=False, description="A streamchat API key: `uv run app.py api-key create --user NAME`")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -23,6 +24,7 @@ def key_owner(keys: ApiKeys) -> Callable[..., Awaitable[str]]:
         who = await keys.verify_async(credentials.credentials)
         if who is None:
             raise Problem(401, "This API key is not valid, or it was revoked.", "invalid_key", _CHALLENGE)
+        bind(user_id=who)
         return who
 
     return owner

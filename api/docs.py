@@ -68,7 +68,7 @@ def docs_html(spec: dict[str, Any]) -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>'
         f"<style>{_STYLE}</style></head><body><h1>{TITLE}</h1><p>{_text(INTRO)}</p>"
-        f'<p>Machine-readable: <a href="/api/openapi.json">/api/openapi.json</a> (OpenAPI {spec["openapi"]}).</p>'
+        f'<p>Machine-readable: <a href="openapi.json">/api/openapi.json</a> (OpenAPI {spec["openapi"]}).</p>'
         f"{body}</body></html>"
     )
 

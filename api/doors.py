@@ -20,6 +20,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 DOOR_PREFIXES = ("/api/", "/v1/")
 
 
+def route_path(scope: Scope) -> str:
+    """The path this app routes by: without the prefix a proxy serves it under (`--root-path`), which
+    uvicorn puts in front of `scope["path"]` and in `scope["root_path"]`, as ASGI says."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if not root or not path.startswith(root) or path[len(root) : len(root) + 1] not in ("", "/"):
+        return path
+    return path[len(root) :] or "/"
+
+
 def is_door(path: str, exact: Iterable[str]) -> bool:
     return path.startswith(DOOR_PREFIXES) or path in exact
 
@@ -33,7 +42,7 @@ class DoorSplit:
         self.exact = frozenset(exact)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_door(scope["path"], self.exact):
+        if scope["type"] == "http" and is_door(route_path(scope), self.exact):
             await self.doors(scope, receive, send)
         else:
             await self.pages(scope, receive, send)

@@ -136,7 +136,7 @@ async def _prepend(first: AnswerEvent, rest: AsyncIterator[AnswerEvent]) -> Asyn
 
 
 def router(chat: ChatService, keys: ApiKeys, model: str) -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["OpenAI-compatible gateway"], responses=documented(401, 413, 422, 502, 503))
+    r = APIRouter(prefix="/v1", tags=["OpenAI-compatible gateway"], responses=documented(401, 413, 422, 429, 502, 503))
     owner_of = key_owner(keys)
     body_limit = max(1 << 20, chat.settings.max_message_chars * 32)
 

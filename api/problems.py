@@ -15,7 +15,8 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import JSONResponse, Response
 
-from services.chat import Busy, ChatError, NotFound, TooLong, Unavailable
+from api.doors import route_path
+from services.chat import Busy, ChatError, NotFound, OverLimit, TooLong, Unavailable
 
 MEDIA_TYPE = "application/problem+json"
 API_PREFIXES = ("/api/", "/v1/")
@@ -40,6 +41,8 @@ class Problem(Exception):
 
 def of_chat_error(exc: ChatError) -> Problem:
     """The service's refusals, by kind; the message is already fit to show."""
+    if isinstance(exc, OverLimit):
+        return Problem(429, str(exc), "rate_limit_exceeded", headers={"Retry-After": str(exc.retry_after)})
     for kind, status in ((NotFound, 404), (Busy, 409), (TooLong, 413), (Unavailable, 503)):
         if isinstance(exc, kind):
             return Problem(status, str(exc))
@@ -62,16 +65,16 @@ def problem_response(path: str, problem: Problem) -> JSONResponse:
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
-    return problem_response(request.url.path, exc)
+    return problem_response(route_path(request.scope), exc)
 
 
 async def _on_invalid(request: Request, exc: Exception) -> Response:
     """FastAPI's own 422 (a path or query parameter of the wrong type) in our format, on our paths only."""
     assert isinstance(exc, RequestValidationError)
-    if not request.url.path.startswith(API_PREFIXES):
+    if not route_path(request.scope).startswith(API_PREFIXES):
         return await request_validation_exception_handler(request, exc)
     where = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors())
-    return problem_response(request.url.path, Problem(422, f"Invalid request ({where}).", "invalid_request"))
+    return problem_response(route_path(request.scope), Problem(422, f"Invalid request ({where}).", "invalid_request"))
 
 
 def install(app: FastAPI) -> None:

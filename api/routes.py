@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from api import gateway, problems
 from api.docs import register_docs
+from api.metrics import METRICS_PATH, metrics_router
 from api.problems import Problem, documented
 from api.v1 import routes as v1
 from services.api_keys import ApiKeys
@@ -13,7 +14,7 @@ from services.chat import ChatService
 
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
-PROBE_PATHS = (HEALTH_PATH, READY_PATH)  # no key, no Host check: load balancers probe by IP
+PROBE_PATHS = (HEALTH_PATH, READY_PATH, METRICS_PATH)  # no session, no Host check: probes and scrapers come by IP
 
 
 def health_router(chat: ChatService) -> APIRouter:
@@ -43,7 +44,12 @@ def health_router(chat: ChatService) -> APIRouter:
 
 def register_api(app: FastAPI, chat: ChatService, keys: ApiKeys, model: str) -> None:
     problems.install(app)
-    routers = [health_router(chat), v1.router(chat, keys), gateway.router(chat, keys, model)]
+    routers = [
+        health_router(chat),
+        metrics_router(chat.metrics, chat.settings.metrics_token),
+        v1.router(chat, keys),
+        gateway.router(chat, keys, model),
+    ]
     for r in routers:
         app.include_router(r)
     register_docs(app, [route for r in routers for route in r.routes])

@@ -20,6 +20,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.doors import route_path
+
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\ssrc=)[^>]*>(.*?)</script>", re.S | re.I)
 _POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'{hashes}; style-src 'self' 'unsafe-inline'; "
@@ -59,7 +61,7 @@ class HostCheckMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] in ("http", "websocket")
-            and scope.get("path") not in self.exempt
+            and route_path(scope) not in self.exempt
             and not host_allowed(Headers(scope=scope).get("host", ""), self.allowed)
         ):
             if scope["type"] == "websocket":

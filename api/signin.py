@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.doors import route_path
 from api.identity import is_page_load
 from api.proxies import Network, peer_in, socket_peer
 from services.identity import COOKIE_NAME, EARLIER_BROWSER_ID, IdentityCodec
@@ -120,7 +121,7 @@ class SignInMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or (
-            self.auth.open_paths and scope["path"].startswith(self.auth.open_paths)
+            self.auth.open_paths and route_path(scope).startswith(self.auth.open_paths)
         ):
             await self.app(scope, receive, send)
             return
@@ -140,7 +141,7 @@ class SignInMiddleware:
         state[SIGNED_IN] = who
         if is_page_load(scope, conn) and (cookie := conn.cookies.get(COOKIE_NAME)):
             state[EARLIER_BROWSER_ID] = self.codec.read(cookie)
-        if scope["path"].startswith(SOCKET_PATH) and _page_owner(query := _query(scope)) not in (None, who.id):
+        if route_path(scope).startswith(SOCKET_PATH) and _page_owner(query := _query(scope)) not in (None, who.id):
             if "sid" in query:  # a running polling session: no handshake left to fail
                 await plain_page(403, "Signed in as someone else", "Reload the page.")(scope, receive, send)
                 return

@@ -95,7 +95,9 @@ class Server:
                and k not in {"PYTEST_CURRENT_TEST", "DATABASE_URL", "LOCAL_MODEL_PATH", "FLUSH_INTERVAL_MS"}}
         env.update({"STREAMCHAT_DATA_DIR": str(self.data_dir), "OPENAI_BASE_URL": f"{fake.url}/v1",
                     "OPENAI_API_KEY": "bench-key", "OPENAI_MODEL": "fake-model", "PYTHONUNBUFFERED": "1",
-                    "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+                    "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+                    # one bench user drives every stream: per-user limits (a product rule) would cap the load
+                    "RATE_LIMIT_PER_MIN": "0", "MAX_CONCURRENT_PER_USER": "0"})
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -17,6 +17,7 @@ from components.composer import Composer
 from components.load_earlier import LoadEarlier
 from components.markdown_view import MarkdownView, add_markdown_assets
 from components.message import AssistantMessage, UserMessage
+from components.paths import app_url
 from components.settings_dialog import SettingsDialog
 from components.shortcuts import add_shortcuts, show_shortcuts
 from components.sidebar import Sidebar
@@ -393,7 +394,7 @@ class ChatPage:
                 self.conversation_id = sent.conversation.id
                 self.sidebar.set_current(sent.conversation.id)
                 self.composer.conversation_id = sent.conversation.id
-                ui.navigate.history.replace(f"/c/{sent.conversation.id}")
+                ui.navigate.history.replace(app_url(f"/c/{sent.conversation.id}"))
             self._show_sent(sent)
         await self.sidebar.refresh()
         return True

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import Response
 from nicegui import app, background_tasks, context, ui
 
+from components.paths import app_url
 from services.markdown import MarkdownStream, Patch, markdown_css
 
 __all__ = ["MarkdownView", "add_markdown_assets"]
@@ -51,7 +52,7 @@ def add_markdown_assets() -> None:
     if client in _pages_with_css:
         return
     _pages_with_css.add(client)
-    ui.add_head_html(f'<link rel="stylesheet" href="{_CSS_URL}">')
+    ui.add_head_html(f'<link rel="stylesheet" href="{app_url(_CSS_URL)}">')
 
 
 class MarkdownView(ui.element, component="markdown_view.js"):

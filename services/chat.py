@@ -18,7 +18,10 @@ from services.checkpoints import CheckpointWriter
 from services.context import answer_versions, build_prompt, shown_version, visible_history
 from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
+from services.limits import Admission, LimitExceeded, Limits
 from services.llm import Backend
+from services.logs import log_context
+from services.metrics import Metrics
 from services.models import Conversation, Message, Role, Status
 from services.rendered import RenderedHtml
 from services.settings import Settings
@@ -44,6 +47,14 @@ class Busy(ChatError):
 
 class Unavailable(ChatError):
     """The database is locked or gone (HTTP 503)."""
+
+
+class OverLimit(ChatError):
+    """Over a per-user limit (HTTP 429); `retry_after` is in seconds."""
+
+    def __init__(self, exc: LimitExceeded) -> None:
+        super().__init__(str(exc))
+        self.retry_after = exc.retry_after
 
 
 class NotFound(ChatError):
@@ -108,6 +119,8 @@ class ChatService:
         backend: Backend,
         settings: Settings,
         rendered: RenderedHtml | None = None,
+        limits: Limits | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.hub = hub
@@ -115,6 +128,8 @@ class ChatService:
         self.settings = settings
         self.rendered = rendered
         self.checkpoints = CheckpointWriter(store, settings.checkpoint_interval_s)
+        self.limits = limits or Limits.from_settings(settings)
+        self.metrics = metrics or Metrics()
         self._starting: set[tuple[str, str]] = set()  # (owner, conversation) between check and registration
         self._caching: set[asyncio.Task[None]] = set()
         self._unstored = itertools.count(-1, -1)  # ids of answers kept only in memory (gateway, store:false)
@@ -138,7 +153,7 @@ class ChatService:
         text = self.validate(text)
         title = make_title(text)
         reserved = self._reserved(owner, conversation_id) if conversation_id else contextlib.nullcontext()
-        with self._storage("Your message could not be saved"), reserved:
+        with self._admitted(owner) as admission, self._storage("Your message could not be saved"), reserved:
             turn = await self.store.start_turn(
                 owner, conversation_id, text, title=title, model=self.backend.model, create=create
             )
@@ -146,11 +161,12 @@ class ChatService:
                 raise NotFound("That conversation does not exist.")
             conv, user, assistant, thread = turn
             gen = await self._generate(owner, conv.id, assistant, stream, thread)
+            admission.hold(gen.task)
         return Sent(conv, user, assistant, gen)
 
     async def retry(self, owner: str, message_id: int, stream: bool = True) -> Sent:
         """Re-run a failed, stopped or interrupted answer in place."""
-        with self._storage("The answer could not be restarted"):
+        with self._admitted(owner) as admission, self._storage("The answer could not be restarted"):
             msg, conv = await self._own_answer(owner, message_id)
             with self._reserved(owner, conv.id):
                 if self.hub.get(owner, message_id) is not None:  # finished, but its final row is not written yet
@@ -159,15 +175,17 @@ class ChatService:
                 await self.store.update_message(owner, message_id, **values)
                 msg.content, msg.status, msg.error = "", Status.STREAMING, ""
                 gen = await self._generate(owner, conv.id, msg, stream)
+            admission.hold(gen.task)
         return Sent(conv, None, msg, gen)
 
     async def regenerate(self, owner: str, message_id: int, stream: bool = True) -> Sent:
         """A new version of an answer; the earlier ones stay reachable."""
-        with self._storage("The new version could not be started"):
+        with self._admitted(owner) as admission, self._storage("The new version could not be started"):
             msg, conv = await self._own_answer(owner, message_id)
             assert msg.reply_to is not None
             with self._reserved(owner, conv.id):
                 assistant, gen = await self._answer(owner, conv.id, msg.reply_to, stream)
+            admission.hold(gen.task)
         return Sent(conv, None, assistant, gen)
 
     def stop(self, owner: str, message_id: int) -> bool:
@@ -195,6 +213,16 @@ class ChatService:
             yield
         finally:
             self._starting.discard((owner, conversation_id))
+
+    @contextlib.contextmanager
+    def _admitted(self, owner: str) -> Iterator[Admission]:
+        """Within the owner's limits (see services/limits.py), checked before anything is written."""
+        try:
+            with log_context(user_id=owner), self.limits.admit(owner) as admission:
+                yield admission
+        except LimitExceeded as exc:
+            self.metrics.refusals.inc()
+            raise OverLimit(exc) from None
 
     @contextlib.contextmanager
     def _storage(self, what: str) -> Iterator[None]:
@@ -262,7 +290,10 @@ class ChatService:
         )
         if message_id > 0:
             gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)
-        return self.hub.start(gen)
+        with log_context(user_id=owner, conversation_id=conversation_id, message_id=message_id):
+            self.hub.start(gen)  # the answer's task keeps these ids in its log lines
+        self.metrics.track(gen)
+        return gen
 
     def _cache_html(self, gen: Generation) -> None:
         """Once the final row is written, render its text once for the next opening of the thread."""
@@ -471,10 +502,16 @@ class ChatService:
         for m in messages:
             if len(m["content"]) > self.settings.max_message_chars:
                 raise TooLong(f"A message is over the limit of {self.settings.max_message_chars:,} characters.")
-        if not store:
-            message_id = next(self._unstored)
-            self._start(owner, "", message_id, messages, stream)
-            return Started(message_id, None)
+        with self._admitted(owner) as admission:
+            if not store:
+                message_id = next(self._unstored)
+                admission.hold(self._start(owner, "", message_id, messages, stream).task)
+                return Started(message_id, None)
+            return await self._complete_stored(owner, messages, stream, admission)
+
+    async def _complete_stored(
+        self, owner: str, messages: list[dict[str, str]], stream: bool, admission: Admission
+    ) -> Started:
         with self._storage("The request could not be saved"):
             question = next((m["content"] for m in reversed(messages) if m["role"] == Role.USER), "")
             conv = await self.store.create_conversation(owner, make_title(question) or "API request")
@@ -487,5 +524,5 @@ class ChatService:
                     reply_to = row.id if row.role == Role.USER else reply_to
             assistant = await self._answer_row(owner, conv.id, reply_to)
         assert assistant.id is not None
-        self._start(owner, conv.id, assistant.id, messages, stream)
+        admission.hold(self._start(owner, conv.id, assistant.id, messages, stream).task)
         return Started(assistant.id, conv.id)

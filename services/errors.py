@@ -87,6 +87,30 @@ def describe_failure(exc: BaseException, facts: BackendFacts, timeout_s: float =
     return Failure(Status.ERROR, "Something went wrong while getting the answer. Try again.")
 
 
+def failure_kind(exc: BaseException) -> str:
+    """A stable word per cause of `describe_failure`, for metrics labels and logs."""
+    kinds: tuple[tuple[type[BaseException], str], ...] = (
+        (ClientAuthenticationError, "auth"),
+        (StreamStalled, "stalled"),
+        (MalformedChunk, "malformed"),
+        (StreamDropped, "dropped"),
+        (DurationExceeded, "too_long"),
+        (openai.APITimeoutError, "timeout"),  # before its base class, APIConnectionError
+        (openai.APIConnectionError, "connection"),
+    )
+    for kind, word in kinds:
+        if isinstance(exc, kind):
+            return word
+    if not isinstance(exc, openai.APIStatusError):
+        return "other"
+    if exc.status_code in (401, 403):
+        return "auth"
+    if exc.status_code == 400 and "content_filter" in str(_error_body(exc)):
+        return "content_filter"
+    by_status = {400: "bad_request", 404: "not_found", 429: "rate_limited"}
+    return by_status.get(exc.status_code, "server_error" if exc.status_code >= 500 else "other_status")
+
+
 def _describe_status(exc: openai.APIStatusError, facts: BackendFacts) -> Failure:
     err = _error_body(exc)
     code = str(err.get("code") or "")

@@ -88,6 +88,7 @@ class Generation:
         self.saved: bool | None = None  # None until the first attempt at the final row
         self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # final row written
         self._result: tuple[Status, str] | None = None
+        self.error: BaseException | None = None  # what failed the answer, for services/metrics.py
         self._stopped_as: Status | None = None
         self._untrack: Callable[[], None] | None = None
         self._saver: asyncio.Task[None] | None = None
@@ -128,6 +129,7 @@ class Generation:
             if self._stopped_as is None:
                 raise
         except Exception as exc:
+            self.error = exc
             failure = self._describe(exc)
             self._result = (failure.status, failure.message)
             log.warning("generation %s failed: %s", self.message_id, type(exc).__name__)

@@ -12,6 +12,7 @@ from pathlib import Path
 from services.api_keys import ApiKeys
 from services.chat import ChatService
 from services.generation import GenerationHub
+from services.limits import answer_token_option
 from services.llm import Backend, azure_backend, local_backend, openai_backend, provider_kind
 from services.local_model import LocalServer, start_local_server
 from services.loop_monitor import LoopMonitor
@@ -45,15 +46,15 @@ class AppContext:
 
 
 def make_backend(settings: Settings) -> tuple[Backend, LocalServer | None]:
+    """The provider's client, asking for at most MAX_ANSWER_TOKENS per answer when that is set."""
     kind = provider_kind(settings)
-    if kind == "azure":
-        return azure_backend(settings), None
-    if kind == "openai":
-        return openai_backend(settings), None
+    if kind in ("azure", "openai"):
+        backend = azure_backend(settings) if kind == "azure" else openai_backend(settings)
+        backend.request_options.update(answer_token_option(settings, kind))
+        return backend, None
     local = start_local_server(settings.local_model_path, settings.local_model_ctx, settings.local_model_threads)
-    backend = local_backend(
-        local.base_url, local.api_key, local.model_name, settings.local_model_max_tokens, local.slot_ctx
-    )
+    max_tokens = min(filter(None, (settings.local_model_max_tokens, settings.max_answer_tokens)), default=0)
+    backend = local_backend(local.base_url, local.api_key, local.model_name, max_tokens, local.slot_ctx)
     return backend, local
 
 

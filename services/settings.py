@@ -69,8 +69,16 @@ class Settings(BaseSettings):
     max_generation_s: float = 600.0
     max_retries: int = 2
 
+    # Limits per user (0: no limit), see services/limits.py
+    max_concurrent_per_user: int = Field(default=3, ge=0)  # answers generating at once
+    rate_limit_per_min: int = Field(default=30, ge=0)  # sends, retries and regenerates in any 60 s
+    max_answer_tokens: int = Field(default=0, ge=0)  # sent upstream as the answer's token limit
+
     # Operations
     loop_stall_log_ms: int = 0  # > 0: log event-loop stalls longer than this, with the blocking stack
+    metrics_token: str = Field(default="", repr=False)  # Bearer token for /metrics; empty: no /metrics
+    log_format: Literal["text", "json"] = "text"
+    root_path: str = ""  # the path prefix a reverse proxy serves the app under, e.g. /chat
 
     @property
     def host_allowlist(self) -> tuple[str, ...]:

@@ -68,7 +68,7 @@ def stream_type(accept: str) -> str | None:
 
 
 def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
-    r = APIRouter(prefix="/api/v1", tags=["API v1"], responses=documented(401, 404, 409, 413, 422, 503))
+    r = APIRouter(prefix="/api/v1", tags=["API v1"], responses=documented(401, 404, 409, 413, 422, 429, 503))
     owner_of = key_owner(keys)
     body_limit = chat.settings.max_message_chars * 8 + BODY_SLACK
 

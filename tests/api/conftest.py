@@ -57,7 +57,9 @@ class Api:
 @pytest.fixture(scope="package")
 def api_app(fake_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     data = tmp_path_factory.mktemp("api-app")
-    env = app_env(fake_upstream_server, data, {"MAX_MESSAGE_CHARS": str(MAX_MESSAGE_CHARS)})
+    # The suite sends more than the default per-minute limit allows; tests/api/test_limits.py has its own app.
+    limits_off = {"RATE_LIMIT_PER_MIN": "0", "MAX_CONCURRENT_PER_USER": "0"}
+    env = app_env(fake_upstream_server, data, {"MAX_MESSAGE_CHARS": str(MAX_MESSAGE_CHARS), **limits_off})
     server = AppServer(env, data, Path(data) / "app.log")
     server.start()
     try:

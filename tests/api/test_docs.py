@@ -9,6 +9,7 @@ from tests.api.conftest import Api
 PATHS = {
     "/healthz",
     "/readyz",
+    "/metrics",
     "/api/v1/conversations",
     "/api/v1/conversations/{conversation_id}",
     "/api/v1/conversations/{conversation_id}/messages",
