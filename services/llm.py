@@ -108,9 +108,12 @@ class Backend:
 class _AiohttpTransport(AiohttpTransport):
     """The SDK's aiohttp transport, but a refused or dropped connection is a connection error: the
     SDK's own mapping makes every aiohttp connection error a *connect timeout*, and the user would
-    read "did not answer in time" for a server that is down."""
+    read "did not answer in time" for a server that is down. A base URL with `user:password@` (a
+    proxy's credentials) works as it did with httpx's own transport."""
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.userinfo:  # httpx made it a header already; aiohttp refuses both at once
+            request.url = request.url.copy_with(userinfo=b"")
         try:
             return await super().handle_async_request(request)
         except httpx2.TimeoutException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ def test_no_url_password_in_the_log_and_private_files(app_server, fake_upstream:
     fake_upstream.wait_for_end(1)
 
     log = app.log_text()
-    assert "HTTP Request: POST http://***@127.0.0.1" in log  # httpx still logs the request...
+    assert re.search(r"HTTP Request: POST http://(\*\*\*@)?127\.0\.0\.1", log)  # the request is logged...
     assert PASSWORD not in log  # ...without the password
 
     data = app.data_dir
