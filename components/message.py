@@ -151,11 +151,11 @@ class AssistantMessage(ui.element):
         self.message.prompt_tokens = usage.get("prompt_tokens", self.message.prompt_tokens)
         self.message.completion_tokens = usage.get("completion_tokens", self.message.completion_tokens)
         self.message.finish_reason = done.finish_reason
+        status = Status(done.status)
         if self._sentences is not None:
-            status = Status(done.status)
             self._speak(*self._sentences.finish(), SPOKEN_END.get(status, done.error))
             self._sentences = None
-        self._set_status(Status(done.status), done.error)
+        self._set_status(status, done.error)
         if self._on_final is not None:
             self._on_final()
 
