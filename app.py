@@ -9,6 +9,9 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
 from services.logs import configure_logging
 from services.settings import Settings
 
@@ -63,6 +66,13 @@ def _sign_in(settings: Settings, app: FastAPI, users: Users) -> Authenticator | 
     return None
 
 
+def _database_unreachable(url: str, exc: OperationalError) -> str:
+    """The driver's first line names the cause (refused, bad password, no such database); the URL is
+    shown without its password so the message can go to a shared log."""
+    cause = str(exc.orig or exc).strip().splitlines()[0]
+    return f"streamchat: the database {make_url(url).render_as_string(hide_password=True)} cannot be used: {cause}"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] in (["api-key"], ["claim"], ["usage"]):  # operator commands, not the server
@@ -102,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
         sign_in = _sign_in(settings, app, Users(ctx.store.engine))
     except (ValueError, FileNotFoundError) as exc:  # a short secret, a LOCAL_MODEL_PATH pointing nowhere
         raise SystemExit(f"streamchat: {exc}") from None
+    except OperationalError as exc:  # the database server is down or refuses us: say so, not a traceback
+        raise SystemExit(_database_unreachable(settings.resolved_database_url, exc)) from None
     log.info("answering with %s", ctx.backend.label)
     if not _is_loopback(args.host) and not settings.allowed_hosts:
         log.warning(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import stat
-import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.conftest import free_port
 from tests.fake_upstream import FakeUpstream
 
 PASSWORD = "pw-in-the-base-url-4711"
@@ -46,10 +46,22 @@ def test_no_url_password_in_the_log_and_private_files(app_server, fake_upstream:
         assert mode(path) == 0o600, path
 
 
+def exit_code(app) -> int:
+    """A refused start ends the process on its own; wait for that (bounded) and give its code."""
+    assert app.proc is not None
+    return app.proc.wait(60)
+
+
 def test_short_storage_secret_is_refused_at_start(app_server, fake_upstream: FakeUpstream) -> None:
     app = app_server({"STORAGE_SECRET": "too-short"}, wait=False)
-    deadline = time.monotonic() + 60
-    while app.running and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not app.running and app.proc is not None and app.proc.returncode != 0
+    assert exit_code(app) != 0
     assert "STORAGE_SECRET must be at least 32 bytes (it has 9)" in app.log_text()
+
+
+def test_unreachable_database_is_named_at_start_without_its_password(app_server, fake_upstream: FakeUpstream) -> None:
+    closed = free_port()  # nothing listens there: the connection is refused
+    app = app_server({"DATABASE_URL": f"postgresql+psycopg://bob:{PASSWORD}@127.0.0.1:{closed}/chat"}, wait=False)
+    assert exit_code(app) == 1
+    log = app.log_text()
+    assert f"the database postgresql+psycopg://bob:***@127.0.0.1:{closed}/chat cannot be used" in log
+    assert "Connection refused" in log and PASSWORD not in log  # the harness also fails on a traceback
