@@ -7,6 +7,7 @@ run inside an asyncio loop, so no fixture in this file starts one in the main th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -240,6 +241,10 @@ class AppServer:
         found: list[str] = []
         lines = self.log_text().splitlines()
         for i, line in enumerate(lines):
+            if line.startswith("{") and TRACEBACK in line:  # LOG_FORMAT=json: the traceback is the "exc" field
+                with contextlib.suppress(ValueError):
+                    found.append(str(json.loads(line).get("exc") or line))
+                    continue
             if not line.startswith(TRACEBACK):
                 continue
             end = i + 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
+from services.logs import JsonFormatter
 from tests.conftest import AppServer
 
 LOG = """\
@@ -37,3 +40,16 @@ def test_clean_log_has_no_tracebacks(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("INFO answering with fake-model\nWARNING an identity cookie failed its signature check\n")
     assert AppServer({}, tmp_path, log).tracebacks() == []
+
+
+def test_tracebacks_in_json_logs_are_found(tmp_path: Path) -> None:
+    """LOG_FORMAT=json puts a traceback on one line, in the entry's "exc" field: still a failure."""
+    try:
+        raise RuntimeError("boom in a json log")
+    except RuntimeError:
+        record = logging.LogRecord("streamchat", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    log = tmp_path / "app.log"
+    ok = logging.LogRecord("streamchat", logging.INFO, __file__, 1, "all fine", None, None)
+    log.write_text(f"{JsonFormatter().format(ok)}\n{JsonFormatter().format(record)}\n")
+    found = AppServer({}, tmp_path, log).tracebacks()
+    assert len(found) == 1 and found[0].splitlines()[-1] == "RuntimeError: boom in a json log"
