@@ -9,6 +9,7 @@ from api.docs import register_docs
 from api.metrics import METRICS_PATH, metrics_router
 from api.problems import Problem, documented
 from api.v1 import routes as v1
+from api.v1 import steering
 from services.api_keys import ApiKeys
 from services.chat import ChatService
 
@@ -48,6 +49,7 @@ def register_api(app: FastAPI, chat: ChatService, keys: ApiKeys, model: str) -> 
         health_router(chat),
         metrics_router(chat.metrics, chat.settings.metrics_token),
         v1.router(chat, keys),
+        steering.router(chat, keys),
         gateway.router(chat, keys, model),
     ]
     for r in routers:

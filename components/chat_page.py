@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -14,6 +15,7 @@ from components.account import AccountButton
 from components.announcer import Announcer
 from components.api_keys_dialog import ApiKeysDialog
 from components.composer import Composer
+from components.conversation_settings import open_conversation_settings
 from components.load_earlier import LoadEarlier
 from components.markdown_view import MarkdownView, add_markdown_assets
 from components.message import AssistantMessage, UserMessage
@@ -28,6 +30,7 @@ from services.chat import ChatError, ChatService, NotFound, Sent, Thread
 from services.events import Started
 from services.identity import EARLIER_BROWSER_ID, UNREADABLE
 from services.models import Message, Status
+from services.steering import Steering, summary
 from services.users import SIGNED_IN
 
 log = logging.getLogger(__name__)
@@ -123,6 +126,13 @@ class ChatPage:
         )
         # Not a live region: it would read every reveal step. The announcer says finished sentences.
         self.announcer = Announcer()
+        # What this conversation is answered with, when it is not the defaults; a click opens its settings.
+        self.steering_line = (
+            ui.button(on_click=self._open_conversation_settings)
+            .props("flat dense no-caps icon=tune data-testid=conversation-steering")
+            .classes("steering-line")
+        )
+        await self._show_steering()
         self.thread = ui.column().classes("thread").props("role=region aria-label=Conversation")
         with ui.footer().classes("app-footer"):
             self.composer = Composer(self._send, self._stop, self.conversation_id)
@@ -163,7 +173,10 @@ class ChatPage:
             with ui.row().classes("items-center gap-2"):
                 app.storage.user.setdefault("stream", True)
                 self.stream_switch = ui.switch("Stream responses").bind_value(app.storage.user, "stream")
-                ui.button(icon="settings", on_click=lambda: SettingsDialog(self.chat, self.owner).open()).props(
+                ui.button(icon="tune", on_click=self._open_conversation_settings).props(
+                    "flat round dense aria-label='Conversation settings'"
+                ).tooltip("Conversation settings")
+                ui.button(icon="settings", on_click=self._open_settings).props(
                     "flat round dense aria-label=Settings"
                 ).mark("settings")
                 ui.button(icon="key", on_click=self._show_api_keys).props(
@@ -390,14 +403,43 @@ class ChatPage:
                 if self.active is not None:  # refused while this tab follows an answer: Stop comes back
                     ui.timer(0, lambda: self.composer.set_generating(self.active is not None), once=True)
                 return False
-            if self.conversation_id != sent.conversation.id:
-                self.conversation_id = sent.conversation.id
-                self.sidebar.set_current(sent.conversation.id)
-                self.composer.conversation_id = sent.conversation.id
-                ui.navigate.history.replace(app_url(f"/c/{sent.conversation.id}"))
+            if self.conversation_id != sent.conversation.id:  # a new chat starts with the owner's defaults
+                self._set_steering(Steering.of(sent.conversation))
+            self._adopt(sent.conversation.id)
             self._show_sent(sent)
         await self.sidebar.refresh()
         return True
+
+    def _adopt(self, conversation_id: str) -> None:
+        """This tab's new chat now has a row: the URL, the sidebar and the composer's draft follow it."""
+        if self.conversation_id != conversation_id:
+            self.conversation_id = conversation_id
+            self.sidebar.set_current(conversation_id)
+            self.composer.conversation_id = conversation_id
+            ui.navigate.history.replace(app_url(f"/c/{conversation_id}"))
+
+    async def _open_conversation_settings(self) -> None:
+        await open_conversation_settings(self.chat, self.owner, self.conversation_id, self._steered)
+
+    async def _steered(self, conversation_id: str, steering: Steering) -> None:
+        self._adopt(conversation_id)
+        self._set_steering(steering)
+        await self.sidebar.refresh()
+
+    async def _show_steering(self) -> None:
+        steering = Steering()
+        if self.conversation_id is not None:
+            with contextlib.suppress(NotFound):  # the thread says so
+                steering = await self.chat.steering(self.owner, self.conversation_id)
+        self._set_steering(steering)
+
+    def _set_steering(self, steering: Steering) -> None:
+        parts = summary(steering)
+        self.steering_line.set_text(" · ".join(parts))
+        self.steering_line.set_visibility(bool(parts))
+
+    async def _open_settings(self) -> None:
+        await SettingsDialog.open_for(self.chat, self.owner)
 
     def _show_sent(self, sent: Sent) -> None:
         if self.welcome is not None:

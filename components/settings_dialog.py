@@ -1,12 +1,14 @@
-"""App settings: for now, importing conversations from a JSON export (Export → JSON in any tab).
+"""App settings: defaults for new chats, and importing conversations from a JSON export.
 
-The file is read whole, checked, then written in one transaction: a bad file imports nothing."""
+An imported file is read whole, checked, then written in one transaction: a bad file imports nothing."""
 
 from __future__ import annotations
 
 from nicegui import events, ui
 
+from components.steering_form import SteeringForm
 from services.chat import ChatError, ChatService
+from services.steering import Steering
 from services.transfer import MAX_IMPORT_BYTES
 
 TOO_LARGE = f"The file is too large to import (the limit is {MAX_IMPORT_BYTES // 2**20} MB)."
@@ -15,10 +17,22 @@ TOO_LARGE = f"The file is too large to import (the limit is {MAX_IMPORT_BYTES //
 class SettingsDialog:
     """Built on demand and deleted when closed."""
 
-    def __init__(self, chat: ChatService, owner: str) -> None:
+    def __init__(self, chat: ChatService, owner: str, defaults: Steering, models: list[str]) -> None:
         self.chat, self.owner = chat, owner
-        with ui.dialog().props("aria-label=Settings") as self.dialog, ui.card().classes("w-[32rem] max-w-full gap-3"):
+        with ui.dialog().props("aria-label=Settings") as self.dialog, ui.card().classes("w-[36rem] max-w-full gap-3"):
             ui.label("Settings").classes("text-lg font-semibold")
+            ui.label("Defaults for new chats").classes("font-medium").props("role=heading aria-level=2")
+            ui.label("New conversations start with these. One conversation's own: Conversation settings.").classes(
+                "text-sm"
+            )
+            self.defaults = SteeringForm(
+                defaults, models=models, answer_cap=chat.answer_cap, default_prompt=chat.settings.system_prompt
+            )
+            with ui.row().classes("w-full items-center justify-between"):
+                self.defaults_result = (
+                    ui.label().classes("text-sm").props("aria-live=polite")
+                )  # one role=status: import's
+                ui.button("Save defaults", on_click=self._save_defaults).props("outline no-caps")
             ui.label("Import conversations").classes("font-medium").props("role=heading aria-level=2")
             ui.label("Choose a JSON file made with Export → JSON. Imported conversations are added to yours.").classes(
                 "text-sm"
@@ -41,8 +55,23 @@ class SettingsDialog:
                 ui.button("Close", on_click=self.dialog.close).props("flat no-caps")
         self.dialog.on("hide", self.dialog.delete)
 
-    def open(self) -> None:
-        self.dialog.open()
+    @classmethod
+    async def open_for(cls, chat: ChatService, owner: str) -> None:
+        """Read first, then build: the form opens with what is stored."""
+        try:
+            defaults, models = await chat.defaults(owner), await chat.models()
+        except ChatError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        cls(chat, owner, defaults, models).dialog.open()
+
+    async def _save_defaults(self) -> None:
+        try:
+            await self.chat.save_defaults(self.owner, self.defaults.value())
+        except ChatError as exc:
+            say(self.defaults_result, f"Not saved. {exc}", ok=False)
+        else:
+            say(self.defaults_result, "Saved. New chats start with these.", ok=True)
 
     async def _import(self, event: events.UploadEventArguments) -> None:
         try:
@@ -50,11 +79,12 @@ class SettingsDialog:
                 raise ChatError(TOO_LARGE)
             count = await self.chat.import_conversations(self.owner, await event.file.read())
         except ChatError as exc:
-            self._say(f"Nothing was imported. {exc}", ok=False)
+            say(self.result, f"Nothing was imported. {exc}", ok=False)
         else:
-            self._say(f"Imported {count} conversation{'s' if count != 1 else ''}.", ok=True)
+            say(self.result, f"Imported {count} conversation{'s' if count != 1 else ''}.", ok=True)
         self.upload.reset()
 
-    def _say(self, text: str, *, ok: bool) -> None:
-        self.result.set_text(text)
-        self.result.classes(replace="text-sm " + ("text-positive" if ok else "text-negative"))
+
+def say(where: ui.label, text: str, *, ok: bool) -> None:
+    where.set_text(text)
+    where.classes(replace="text-sm " + ("text-positive" if ok else "text-negative"))

@@ -35,6 +35,14 @@ body.body--dark .msg-note-info { background: #1f2937; color: #cbd5e1; }
 .sidebar .conv-item:hover { background: rgba(127,127,127,.12); }
 .sidebar .conv-item-active { background: rgba(127,127,127,.2); font-weight: 600; }
 .model-chip { font-size: .8rem; }
+@media (max-width: 599px) {  /* a phone: the header keeps to two rows; names stay for screen readers */
+  .app-header .model-chip .q-btn__content > span, .app-header .q-toggle__label {
+    position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+  .app-header .q-btn.q-btn--round { min-width: 2rem; }
+}
+.steering-line { display: block; max-width: 48rem; width: calc(100% - 2rem); margin: .5rem auto 0; font-size: .8rem;
+  opacity: .8; text-align: left; }
+.steering-line .q-btn__content { justify-content: flex-start; flex-wrap: nowrap; }
 .welcome { margin: 12vh auto 0; text-align: center; max-width: 36rem; opacity: .85; }
 """
 

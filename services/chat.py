@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,9 +23,10 @@ from services.limits import Admission, LimitExceeded, Limits
 from services.llm import Backend
 from services.logs import log_context
 from services.metrics import Metrics
-from services.models import Conversation, Message, Role, Status
+from services.models import UNTITLED, ChatDefaults, Conversation, Message, Role, Status
 from services.rendered import RenderedHtml
 from services.settings import Settings
+from services.steering import Steering, SteeringError, checked, request_overrides
 from services.store import Store
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,15 @@ class Thread:
     more: bool
 
 
+@dataclass(frozen=True)
+class UsageTotals:
+    """A conversation's answers and the tokens they used, as the model server counted them."""
+
+    answers: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
 def make_title(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
@@ -160,7 +171,7 @@ class ChatService:
             if turn is None:
                 raise NotFound("That conversation does not exist.")
             conv, user, assistant, thread = turn
-            gen = await self._generate(owner, conv.id, assistant, stream, thread)
+            gen = await self._generate(owner, conv, assistant, stream, thread)
             admission.hold(gen.task)
         return Sent(conv, user, assistant, gen)
 
@@ -174,7 +185,7 @@ class ChatService:
                 values = {"content": "", "status": Status.STREAMING, "error": "", "finish_reason": ""}
                 await self.store.update_message(owner, message_id, **values)
                 msg.content, msg.status, msg.error = "", Status.STREAMING, ""
-                gen = await self._generate(owner, conv.id, msg, stream)
+                gen = await self._generate(owner, conv, msg, stream)
             admission.hold(gen.task)
         return Sent(conv, None, msg, gen)
 
@@ -184,7 +195,7 @@ class ChatService:
             msg, conv = await self._own_answer(owner, message_id)
             assert msg.reply_to is not None
             with self._reserved(owner, conv.id):
-                assistant, gen = await self._answer(owner, conv.id, msg.reply_to, stream)
+                assistant, gen = await self._answer(owner, conv, msg.reply_to, stream)
             admission.hold(gen.task)
         return Sent(conv, None, assistant, gen)
 
@@ -241,12 +252,14 @@ class ChatService:
         return msg, conv
 
     async def _answer(
-        self, owner: str, conversation_id: str, reply_to: int | None, stream: bool
+        self, owner: str, conv: Conversation, reply_to: int | None, stream: bool
     ) -> tuple[Message, Generation]:
-        assistant = await self._answer_row(owner, conversation_id, reply_to)
-        return assistant, await self._generate(owner, conversation_id, assistant, stream)
+        assistant = await self._answer_row(owner, conv.id, reply_to, conv.model)
+        return assistant, await self._generate(owner, conv, assistant, stream)
 
-    async def _answer_row(self, owner: str, conversation_id: str, reply_to: int | None) -> Message:
+    async def _answer_row(
+        self, owner: str, conversation_id: str, reply_to: int | None, model: str | None = None
+    ) -> Message:
         """The answer's row, `streaming`, written before anything goes upstream."""
         return await self.store.add_message(
             Message(
@@ -255,26 +268,36 @@ class ChatService:
                 role=Role.ASSISTANT,
                 status=Status.STREAMING,
                 reply_to=reply_to,
-                model=self.backend.model,
+                model=model or self.backend.model,
             )
         )
 
     async def _generate(
-        self, owner: str, conversation_id: str, assistant: Message, stream: bool, thread: list[Message] | None = None
+        self, owner: str, conv: Conversation, assistant: Message, stream: bool, thread: list[Message] | None = None
     ) -> Generation:
-        """The prompt is the visible history up to the question this answer replies to (from `thread`,
-        the conversation's messages, when the caller has just read them)."""
-        history = thread if thread is not None else await self.store.list_messages(owner, conversation_id)
+        """The prompt is the conversation's system prompt and the visible history up to the question
+        this answer replies to (from `thread`, the conversation's messages, when the caller has just
+        read them); the conversation's model, temperature and length limit go with it."""
+        history = thread if thread is not None else await self.store.list_messages(owner, conv.id)
         upto = [
             m for m in history if m.id is not None and assistant.reply_to is not None and m.id <= assistant.reply_to
         ]
         budget = min(self.settings.context_token_budget, self.backend.prompt_token_limit or 1 << 30)
-        prompt = build_prompt(self.settings.system_prompt, visible_history(upto), budget)
+        steering = Steering.of(conv)
+        system_prompt = steering.system_prompt if steering.system_prompt is not None else self.settings.system_prompt
+        prompt = build_prompt(system_prompt, visible_history(upto), budget)
         assert assistant.id is not None
-        return self._start(owner, conversation_id, assistant.id, prompt, stream)
+        overrides = request_overrides(steering, self.backend.token_limit_key)
+        return self._start(owner, conv.id, assistant.id, prompt, stream, overrides)
 
     def _start(
-        self, owner: str, conversation_id: str, message_id: int, prompt: list[dict[str, str]], stream: bool
+        self,
+        owner: str,
+        conversation_id: str,
+        message_id: int,
+        prompt: list[dict[str, str]],
+        stream: bool,
+        overrides: dict[str, Any] | None = None,
     ) -> Generation:
         """Hands the answer to the hub; a stored one (positive id) has its HTML cached once saved."""
         gen = Generation(
@@ -287,6 +310,7 @@ class ChatService:
             store=self.store,
             settings=self.settings,
             checkpoints=self.checkpoints if message_id > 0 else None,
+            overrides=overrides,
         )
         if message_id > 0:
             gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)
@@ -310,9 +334,15 @@ class ChatService:
         """Newest first; with `query`, only titles that contain it."""
         return await self.store.list_conversations(owner, query, limit=limit)
 
-    async def new_conversation(self, owner: str, title: str = "") -> Conversation:
+    async def new_conversation(self, owner: str, title: str = "", steering: Steering | None = None) -> Conversation:
+        """With the owner's defaults, or with `steering` (checked before anything is written)."""
+        checked_steering = await self._checked(steering) if steering is not None else None
         with self._storage("The conversation could not be created"):
-            return await self.store.create_conversation(owner, make_title(title) or "New chat")
+            conv = await self.store.create_conversation(owner, make_title(title) or UNTITLED)
+            if checked_steering is not None:
+                await self.store.update_conversation(owner, conv.id, **checked_steering.values())
+                conv.sqlmodel_update(checked_steering.values())
+            return conv
 
     async def conversation(self, owner: str, conversation_id: str) -> tuple[Conversation, list[Message]]:
         """The thread as its owner sees it (the newest version of each answer), running answers with
@@ -352,6 +382,51 @@ class ChatService:
             for (q, qid), a in zip(questions, shown, strict=True)
         ]
         return Thread(turns, more)
+
+    # how a conversation is answered (services/steering.py) ------------------------------------
+
+    async def steering(self, owner: str, conversation_id: str) -> Steering:
+        conv = await self.store.get_conversation(owner, conversation_id)
+        if conv is None:
+            raise NotFound("That conversation does not exist.")
+        return Steering.of(conv)
+
+    async def steer(self, owner: str, conversation_id: str, steering: Steering) -> Steering:
+        """From the next answer on; answers already given keep what they were made with."""
+        steering = await self._checked(steering)
+        with self._storage("The conversation settings could not be saved"):
+            if not await self.store.update_conversation(owner, conversation_id, **steering.values()):
+                raise NotFound("That conversation does not exist.")
+        return steering
+
+    async def defaults(self, owner: str) -> Steering:
+        """This owner's settings for new conversations."""
+        return Steering.of(await self.store.get_defaults(owner))
+
+    async def save_defaults(self, owner: str, steering: Steering) -> Steering:
+        steering = await self._checked(steering)
+        with self._storage("The defaults could not be saved"):
+            await self.store.save_defaults(ChatDefaults(owner=owner, **steering.values()))
+        return steering
+
+    async def usage_totals(self, owner: str, conversation_id: str) -> UsageTotals:
+        with self._storage("The usage could not be read"):
+            return UsageTotals(*await self.store.usage_totals(owner, conversation_id))
+
+    async def models(self) -> list[str]:
+        """What a conversation can be answered by, the default first."""
+        return await self.backend.models()
+
+    @property
+    def answer_cap(self) -> int:
+        """The server-wide limit on an answer's tokens (MAX_ANSWER_TOKENS, the embedded model's own); 0: none."""
+        return int(self.backend.request_options.get(self.backend.token_limit_key) or 0)
+
+    async def _checked(self, steering: Steering) -> Steering:
+        try:
+            return checked(steering, models=await self.models(), answer_cap=self.answer_cap)
+        except SteeringError as exc:
+            raise ChatError(str(exc)) from None
 
     async def delete_conversation(self, owner: str, conversation_id: str, *, stop: bool = False) -> None:
         """Refused (`Busy`) while an answer is being generated in it, unless `stop`: then that answer is
@@ -514,7 +589,8 @@ class ChatService:
     ) -> Started:
         with self._storage("The request could not be saved"):
             question = next((m["content"] for m in reversed(messages) if m["role"] == Role.USER), "")
-            conv = await self.store.create_conversation(owner, make_title(question) or "API request")
+            title = make_title(question) or "API request"
+            conv = await self.store.create_conversation(owner, title, with_defaults=False)  # the caller steers
             reply_to: int | None = None
             for m in messages:
                 if m["role"] in (Role.USER, Role.ASSISTANT):

@@ -67,14 +67,17 @@ class Generation:
         store: Store,
         settings: Settings,
         checkpoints: CheckpointWriter | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
-        """`checkpoints` None: the answer is kept only in memory (no checkpoints, no final row)."""
+        """`checkpoints` None: the answer is kept only in memory (no checkpoints, no final row).
+        `overrides`: the conversation's model, temperature or length limit (services/steering.py)."""
         self.owner = owner
         self.conversation_id = conversation_id
         self.message_id = message_id
         self.run = next(_RUNS)
         self.backend = backend
         self.prompt = prompt
+        self.overrides = overrides
         self.stream = stream
         self.store = store
         self.settings = settings
@@ -222,7 +225,7 @@ class Generation:
             # chunk arrives, and the answer would run on to the end.
             async with (
                 asyncio.timeout(None) as deadline,
-                contextlib.aclosing(self.backend.stream(self.prompt, self.stream)) as parts,
+                contextlib.aclosing(self.backend.stream(self.prompt, self.stream, self.overrides)) as parts,
             ):
                 since_yield = time.monotonic()
                 async for part in parts:
@@ -259,7 +262,7 @@ class Generation:
             "status": status,
             "error": note,
             "finish_reason": ending.finish_reason,
-            "model": self.backend.model,
+            "model": (self.overrides or {}).get("model", self.backend.model),
             "prompt_tokens": ending.prompt_tokens,
             "completion_tokens": ending.completion_tokens,
         }

@@ -107,11 +107,16 @@ class Limits:
         return self._active.get(owner, 0)
 
 
-def answer_token_option(settings: Settings, provider: str) -> dict[str, int]:
-    """`MAX_ANSWER_TOKENS` in the field each provider reads: OpenAI and Azure want
+def answer_token_key(settings: Settings, provider: str) -> str:
+    """The field each provider reads an answer's token limit from: OpenAI and Azure want
     `max_completion_tokens` (their reasoning models reject `max_tokens`); OpenAI-compatible servers
     (Ollama, vLLM, llama.cpp) and the embedded model know `max_tokens`."""
+    official = provider == "azure" or (provider == "openai" and not settings.openai_base_url)
+    return "max_completion_tokens" if official else "max_tokens"
+
+
+def answer_token_option(settings: Settings, provider: str) -> dict[str, int]:
+    """`MAX_ANSWER_TOKENS` in that field, or nothing when it is not set."""
     if not settings.max_answer_tokens:
         return {}
-    official = provider == "azure" or (provider == "openai" and not settings.openai_base_url)
-    return {"max_completion_tokens" if official else "max_tokens": settings.max_answer_tokens}
+    return {answer_token_key(settings, provider): settings.max_answer_tokens}

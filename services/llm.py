@@ -58,6 +58,8 @@ class Backend:
     facts: BackendFacts
     request_options: dict[str, Any] = field(default_factory=dict)
     prompt_token_limit: int | None = None  # the model's own window, when we know it is small
+    token_limit_key: str = "max_tokens"  # the request field an answer's length limit goes in
+    choices: list[str] = field(default_factory=list)  # models a conversation may pick; empty: only `model`
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -65,7 +67,20 @@ class Backend:
         for close in self.closers:
             await close()
 
-    async def stream(self, prompt: list[dict[str, str]], stream: bool) -> AsyncIterator[Part]:
+    async def models(self) -> list[str]:
+        """The models a conversation can choose from, `model` (the default) first. An OpenAI-compatible
+        server is asked once (`GET /models`); if it cannot say, only the configured model is offered."""
+        if not self.choices:
+            self.choices = [self.model]
+            if self.facts.kind == "openai":
+                with contextlib.suppress(openai.APIError, ValueError):
+                    page = await self.client.models.list(timeout=5.0)
+                    self.choices += sorted({m.id for m in page.data} - {self.model})
+        return self.choices
+
+    async def stream(
+        self, prompt: list[dict[str, str]], stream: bool, overrides: dict[str, Any] | None = None
+    ) -> AsyncIterator[Part]:
         """The answer to `prompt`: `ACCEPTED`, then its text in pieces, then its `Ending`.
 
         Close it (`contextlib.aclosing`) to stop: that closes the HTTP response. Raises the SDK's
@@ -73,7 +88,7 @@ class Backend:
         breaks mid-answer. Chunks are read as plain dicts from the body (see services/sse.py), and
         `stream_options.include_usage` asks for the token counts. Not `.stream()`: that helper drops
         Azure's asynchronous-filter chunks."""
-        request: dict[str, Any] = {"model": self.model, "messages": prompt, **self.request_options}
+        request: dict[str, Any] = {"model": self.model, "messages": prompt, **self.request_options, **(overrides or {})}
         completions = self.client.chat.completions
         reader = AnswerReader()
         if not stream:
@@ -143,7 +158,8 @@ def load_credential(spec: str) -> Any:
 def azure_backend(settings: Settings, credential: Any | None = None) -> Backend:
     """Keyless (Entra ID) unless an API key is set; classic path with an api-version, v1 without."""
     endpoint = settings.azure_openai_endpoint.rstrip("/")
-    deployment = settings.azure_openai_deployment
+    listed = [d.strip() for d in settings.azure_openai_deployments.split(",") if d.strip()]
+    deployment = settings.azure_openai_deployment or (listed[0] if listed else "")
     key = settings.azure_openai_api_key
     closers: list[Callable[[], Awaitable[None]]] = []
     token_provider = None
@@ -157,8 +173,7 @@ def azure_backend(settings: Settings, credential: Any | None = None) -> Backend:
     common: dict[str, Any] = {"max_retries": 0, "timeout": 60.0, "http_client": http_client()}
     if settings.azure_openai_api_version:
         client: AsyncOpenAI = AsyncAzureOpenAI(
-            azure_endpoint=endpoint,
-            azure_deployment=deployment,
+            azure_endpoint=endpoint,  # no azure_deployment: the request's model picks the deployment's path
             api_version=settings.azure_openai_api_version,
             api_key=key or None,
             azure_ad_token_provider=token_provider,
@@ -179,6 +194,7 @@ def azure_backend(settings: Settings, credential: Any | None = None) -> Backend:
         model=deployment,
         label=f"Azure OpenAI · {deployment} ({auth}, {path})",
         facts=BackendFacts("azure", deployment, "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT", keyless=not key),
+        choices=[deployment, *(d for d in listed if d != deployment)],
         closers=closers,
     )
 

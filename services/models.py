@@ -11,6 +11,8 @@ from sqlmodel import Field, SQLModel
 
 from services.dbtypes import CleanText, UtcDateTime
 
+UNTITLED = "New chat"  # a conversation's title until its first message names it
+
 # The note a refused answer is saved with; pages show it as a "Declined" badge.
 REFUSAL_NOTE = "The model refused this request; the text above is its reply."
 
@@ -55,12 +57,30 @@ class Status(StrEnum):
 class Conversation(SQLModel, table=True):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     owner: str = Field(index=True)
-    title: str = Field(default="New chat", sa_type=CleanText)
+    title: str = Field(default=UNTITLED, sa_type=CleanText)
     # Pinned conversations lead the sidebar. The server default lets the migration add the column to
     # tables that already have rows.
     pinned: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
+    # How this conversation is answered (services/steering.py); None is the app's default for that field.
+    system_prompt: str | None = Field(default=None, sa_type=CleanText)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    model: str | None = Field(default=None, sa_type=CleanText)
+
+
+class ChatDefaults(SQLModel, table=True):
+    """An owner's settings for new conversations, copied into each one as it is made: changing them
+    later does not change how older conversations are answered."""
+
+    __tablename__ = "chat_defaults"
+
+    owner: str = Field(primary_key=True)
+    system_prompt: str | None = Field(default=None, sa_type=CleanText)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    model: str | None = Field(default=None, sa_type=CleanText)
 
 
 class Message(SQLModel, table=True):

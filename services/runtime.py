@@ -12,7 +12,7 @@ from pathlib import Path
 from services.api_keys import ApiKeys
 from services.chat import ChatService
 from services.generation import GenerationHub
-from services.limits import answer_token_option
+from services.limits import answer_token_key, answer_token_option
 from services.llm import Backend, azure_backend, local_backend, openai_backend, provider_kind
 from services.local_model import LocalServer, start_local_server
 from services.loop_monitor import LoopMonitor
@@ -51,6 +51,7 @@ def make_backend(settings: Settings) -> tuple[Backend, LocalServer | None]:
     if kind in ("azure", "openai"):
         backend = azure_backend(settings) if kind == "azure" else openai_backend(settings)
         backend.request_options.update(answer_token_option(settings, kind))
+        backend.token_limit_key = answer_token_key(settings, kind)
         return backend, None
     local = start_local_server(settings.local_model_path, settings.local_model_ctx, settings.local_model_threads)
     max_tokens = min(filter(None, (settings.local_model_max_tokens, settings.max_answer_tokens)), default=0)

@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     # Azure OpenAI (first choice when an endpoint is set)
     azure_openai_endpoint: str = ""
     azure_openai_deployment: str = ""
+    azure_openai_deployments: str = ""  # "a,b": the deployments a conversation may choose from
     azure_openai_api_key: str = Field(default="", repr=False)
     azure_openai_api_version: str = ""
     azure_credential: str = ""  # "module:callable" returning an async TokenCredential

@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, create_engine, select
 
 from services import migrations
-from services.models import Conversation, Message, RenderedAnswer, Role, Status, utcnow
+from services.models import UNTITLED, ChatDefaults, Conversation, Message, RenderedAnswer, Role, Status, utcnow
+from services.steering import STEERING_FIELDS
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -166,9 +167,11 @@ class Store:
 
     # conversations -------------------------------------------------------------------------
 
-    async def create_conversation(self, owner: str, title: str = "New chat") -> Conversation:
+    async def create_conversation(
+        self, owner: str, title: str = UNTITLED, *, with_defaults: bool = True
+    ) -> Conversation:
         def fn(s: Session) -> Conversation:
-            conv = Conversation(owner=owner, title=title)
+            conv = _new_conversation(s, owner, title) if with_defaults else Conversation(owner=owner, title=title)
             s.add(conv)
             s.commit()
             return conv
@@ -248,6 +251,38 @@ class Store:
 
         return await self._run(fn)
 
+    async def get_defaults(self, owner: str) -> ChatDefaults:
+        def fn(s: Session) -> ChatDefaults:
+            return s.get(ChatDefaults, owner) or ChatDefaults(owner=owner)
+
+        return await self._run(fn)
+
+    async def save_defaults(self, defaults: ChatDefaults) -> None:
+        def fn(s: Session) -> None:
+            s.merge(defaults)
+            s.commit()
+
+        await self._run(fn)
+
+    async def usage_totals(self, owner: str, conversation_id: str) -> tuple[int, int, int]:
+        """Answers, prompt tokens and completion tokens over the whole conversation (every version)."""
+
+        def fn(s: Session) -> tuple[int, int, int]:
+            row = s.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(Message.prompt_tokens), 0),
+                    func.coalesce(func.sum(Message.completion_tokens), 0),
+                ).where(
+                    col(Message.owner) == owner,
+                    col(Message.conversation_id) == conversation_id,
+                    col(Message.role) == Role.ASSISTANT,
+                )
+            ).one()
+            return int(row[0]), int(row[1]), int(row[2])
+
+        return await self._run(fn)
+
     # messages ------------------------------------------------------------------------------
 
     async def add_message(self, message: Message) -> Message:
@@ -272,7 +307,12 @@ class Store:
             if conv is None or conv.owner != owner:
                 if not create:
                     return None
-                conv = Conversation(owner=owner, title=title)
+                conv = _new_conversation(s, owner, title)
+            elif (
+                conv.title == UNTITLED
+                and not s.exec(select(Message.id).where(Message.conversation_id == conv.id)).first()
+            ):
+                conv.title = title  # started empty (from its settings, say): named by its first message
             conv.updated_at = utcnow()
             user = Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text)
             s.add_all([conv, user])
@@ -283,7 +323,7 @@ class Store:
                 role=Role.ASSISTANT,
                 status=Status.STREAMING,
                 reply_to=user.id,
-                model=model,
+                model=conv.model or model,
             )
             s.add(answer)
             s.commit()
@@ -423,3 +463,12 @@ class Store:
     async def finish_message(self, owner: str, message_id: int, **values: Any) -> bool:
         """The final row of an answer, written once: a streaming row becomes final, never the reverse."""
         return await self.update_message(owner, message_id, col(Message.status) == Status.STREAMING, **values)
+
+
+def _new_conversation(s: Session, owner: str, title: str) -> Conversation:
+    """A conversation starts with its owner's defaults (services/steering.py)."""
+    conv = Conversation(owner=owner, title=title)
+    if (defaults := s.get(ChatDefaults, owner)) is not None:
+        for name in STEERING_FIELDS:
+            setattr(conv, name, getattr(defaults, name))
+    return conv

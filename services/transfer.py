@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from services.context import visible_history
 from services.models import Conversation, Message, Role, Status
+from services.steering import MAX_SYSTEM_PROMPT_CHARS, TEMPERATURE_RANGE, Steering
 
 FORMAT = "streamchat.conversations"
 VERSION = 1
@@ -63,10 +64,20 @@ class ExportedMessage(_Part):
     updated_at: UtcDatetime
 
 
+class ExportedSteering(_Part):
+    """A conversation's own settings (services/steering.py); absent: the defaults."""
+
+    system_prompt: str | None = Field(default=None, max_length=MAX_SYSTEM_PROMPT_CHARS)
+    temperature: float | None = Field(default=None, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
+    max_tokens: int | None = Field(default=None, ge=1)
+    model: str | None = None
+
+
 class ExportedConversation(_Part):
     id: str = ""
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
     pinned: bool = False
+    settings: ExportedSteering | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime
     messages: list[ExportedMessage]
@@ -85,6 +96,7 @@ def to_exported(conv: Conversation, messages: list[Message]) -> ExportedConversa
         id=conv.id,
         title=conv.title,
         pinned=conv.pinned,
+        settings=ExportedSteering(**steering.values()) if (steering := Steering.of(conv)).custom else None,
         created_at=conv.created_at,
         updated_at=conv.updated_at,
         messages=[
@@ -161,6 +173,7 @@ def _rows(conv: ExportedConversation, n: int) -> tuple[Conversation, list[Messag
         if m.role == "user":
             fields["reply_to"] = None
         messages.append(Message(conversation_id="", owner="", status=status, **fields))
-    row = Conversation(owner="", title=conv.title, pinned=conv.pinned, created_at=conv.created_at)
+    steering = conv.settings.model_dump() if conv.settings is not None else {}
+    row = Conversation(owner="", title=conv.title, pinned=conv.pinned, created_at=conv.created_at, **steering)
     row.updated_at = conv.updated_at
     return row, messages

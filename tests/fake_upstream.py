@@ -172,6 +172,7 @@ class FakeUpstream:
         self.port = 0
         self.requests: list[Recorded] = []
         self.default = Reply()  # used when the queue is empty; reset() restores it
+        self.models = ["fake-model"]  # what GET /v1/models lists; reset() restores it
         self._queue: collections.deque[Reply] = collections.deque()
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -209,6 +210,7 @@ class FakeUpstream:
             self._queue.clear()
             self.requests.clear()
             self.default = Reply()
+            self.models = ["fake-model"]
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Block until predicate() holds (re-checked on every server event); TimeoutError if not."""
@@ -274,7 +276,7 @@ class FakeUpstream:
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [
-            {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake"}]})
+            {"id": model, "object": "model", "created": 0, "owned_by": "fake"} for model in self.models]})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         try:

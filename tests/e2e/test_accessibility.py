@@ -172,7 +172,12 @@ def test_workspace_menus_and_dialogs_have_no_serious_accessibility_violations(
     expect(page.get_by_role("dialog")).to_have_count(0)
     page.get_by_role("button", name="Select").click()
     _no_serious_violations(page, "select mode")
-    page.get_by_role("button", name="Settings").click()
+    page.get_by_role("button", name="Conversation settings").click()
+    expect(page.get_by_role("dialog", name="Conversation settings")).to_be_visible()
+    _no_serious_violations(page, "conversation settings dialog")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.get_by_role("button", name="Settings", exact=True).click()
     expect(page.get_by_role("dialog")).to_be_visible()
     _no_serious_violations(page, "settings dialog")
     with page.expect_file_chooser() as chooser:

@@ -204,7 +204,7 @@ def test_import_round_trips_and_refuses_bad_files_whole(app_server, page: Page, 
     fresh = browser.new_context()  # another browser: another user, with no conversations
     them = fresh.new_page()
     them.goto(app.url)
-    them.get_by_role("button", name="Settings").click()
+    them.get_by_role("button", name="Settings", exact=True).click()
     dialog = them.get_by_role("dialog")
     upload = dialog.locator("input[type=file]")
     upload.set_input_files({"name": "notes.json", "mimeType": "application/json", "buffer": b"not json at all"})
@@ -244,7 +244,7 @@ def test_day_groups_follow_the_browsers_time_zone(app_server, page: Page, browse
     context = browser.new_context(timezone_id="Asia/Tokyo")
     tab = context.new_page()
     tab.goto(app_server().url)
-    tab.get_by_role("button", name="Settings").click()
+    tab.get_by_role("button", name="Settings", exact=True).click()
     tab.get_by_role("dialog").locator("input[type=file]").set_input_files(
         {"name": "t.json", "mimeType": "application/json", "buffer": json.dumps(doc).encode()})
     expect(tab.get_by_role("dialog").get_by_role("status")).to_have_text("Imported 1 conversation.")

@@ -15,6 +15,7 @@ from services import groups
 from services.changes import Changed
 from services.chat import ChatError, NotFound
 from services.models import Conversation, Message, RenderedAnswer, Status
+from services.steering import Steering
 from services.transfer import MAX_IMPORT_BYTES, filename
 from tests.fake_upstream import FakeUpstream, Reply
 from tests.unit.test_chat_pages import two_versions
@@ -98,6 +99,7 @@ async def test_export_import_export_gives_the_same_content(fake_upstream: FakeUp
     chat, conv, *_ = await two_versions(fake_upstream, tmp_path)  # two versions of one answer
     await chat.rename("me", conv, "Versions / and: odd *chars*")
     await chat.pin("me", conv)
+    await chat.steer("me", conv, Steering("Be brief.", 0.4, 200))
     other = await chat.new_conversation("me", "Empty one")
     first = await chat.export("me", [conv, other.id])
     assert first.filename.startswith("streamchat-") and first.media_type == "application/json"
@@ -105,6 +107,8 @@ async def test_export_import_export_gives_the_same_content(fake_upstream: FakeUp
     [answer_1, answer_2] = [m for m in doc["conversations"][0]["messages"] if m["role"] == "assistant"]
     assert answer_1["reply_to"] == answer_2["reply_to"] == 0 and answer_2["status"] == "done"
     assert answer_1["model"] == "fake-model" and "created_at" in answer_1 and "completion_tokens" in answer_1["usage"]
+    steered = {"system_prompt": "Be brief.", "temperature": 0.4, "max_tokens": 200, "model": None}
+    assert doc["conversations"][0]["settings"] == steered and doc["conversations"][1]["settings"] is None
 
     assert await chat.import_conversations("you", first.content.encode()) == 2
     imported = [c.id for c in await chat.conversations("you")]
@@ -113,6 +117,7 @@ async def test_export_import_export_gives_the_same_content(fake_upstream: FakeUp
     assert json.dumps(without_volatile(again.content)) == json.dumps(without_volatile(first.content))
     [turn] = (await chat.thread("you", imported[-1])).turns
     assert len(turn.versions) == 2 and "second" in turn.answer.content
+    assert await chat.steering("you", imported[-1]) == Steering("Be brief.", 0.4, 200)
 
 
 async def test_markdown_export_shows_the_visible_thread_with_a_safe_filename(
