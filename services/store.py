@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, event, func, update
+from sqlalchemy import bindparam, delete, event, func, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, create_engine, select
 
 from services import migrations
 from services.models import Conversation, Message, RenderedAnswer, Role, Status, utcnow
+from services.search import Query, SearchHit, snippet
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -37,6 +38,25 @@ SERVER_THREADS = 8
 # Connections beyond the pool for callers outside the database threads (start-up, the API key check,
 # the CLI), so they never wait for a checkpoint to hand one back.
 POOL_OVERFLOW = 4
+
+# Full-text search (indexes made by migration 0008_search; only final messages are in them). Rank first,
+# newer first among equals. PostgreSQL ranks the newest CANDIDATES matches only: ts_rank re-parses each
+# text, and a common word in 10,000 messages would otherwise parse them all.
+CANDIDATES = 300
+_SEARCH_SQLITE = text(
+    """SELECT m.id, m.conversation_id, m.role, m.content FROM message_fts JOIN message m ON m.id = message_fts.rowid
+    WHERE message_fts MATCH :q AND m.owner = :owner AND m.status != 'streaming'
+    ORDER BY message_fts.rank, m.id DESC LIMIT :limit"""
+)
+_SEARCH_POSTGRES = text(
+    """SELECT m.id, m.conversation_id, m.role, m.content FROM (
+        SELECT id FROM message WHERE owner = :owner AND status <> 'streaming'
+        AND to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple'::regconfig, :q)
+        ORDER BY id DESC LIMIT :candidates
+    ) hit JOIN message m ON m.id = hit.id
+    ORDER BY ts_rank(to_tsvector('simple'::regconfig, m.content), to_tsquery('simple'::regconfig, :q), 1) DESC,
+    m.id DESC LIMIT :limit"""
+)
 
 # One statement for every running answer's checkpoint, executed once per tick with one row of
 # parameters per answer: only while it streams, and only ever longer.
@@ -192,6 +212,55 @@ class Store:
             return list(s.exec(stmt.order_by(*newest).limit(limit)))
 
         return await self._run(fn)
+
+    async def search(self, owner: str, query: Query, limit: int = 20) -> list[SearchHit]:
+        """This owner's conversations whose title has the words (newest first), then their finished
+        messages that do (best first), at most `limit` in all; see services/search.py for what matches."""
+
+        def fn(s: Session) -> list[SearchHit]:
+            titles = s.exec(
+                select(Conversation.id, Conversation.title)
+                .where(col(Conversation.owner) == owner)
+                .order_by(col(Conversation.updated_at).desc())
+            )
+            hits: list[SearchHit] = []
+            for cid, title in titles:  # titles are short and few per owner: folded here, as snippets are
+                if len(hits) < limit and query.matches(title):
+                    hits.append(SearchHit(cid, title, None, None, snippet("", query), snippet(title, query).marks))
+            found = self._search_messages(s, owner, query, limit - len(hits))
+            named = (
+                dict(
+                    s.exec(
+                        select(Conversation.id, Conversation.title).where(
+                            col(Conversation.id).in_({row[1] for row in found})
+                        )
+                    ).all()
+                )
+                if found
+                else {}
+            )
+            for mid, cid, role, content in found:
+                title = named.get(cid, "")
+                hits.append(SearchHit(cid, title, mid, role, snippet(content, query), snippet(title, query).marks))
+            return hits
+
+        return await self._run(fn) if query and limit > 0 else []
+
+    def _search_messages(self, s: Session, owner: str, query: Query, limit: int) -> list[Any]:
+        dialect = self.engine.dialect.name
+        if limit <= 0:
+            return []
+        if query.substring or dialect not in ("sqlite", "postgresql"):
+            stmt = select(Message.id, Message.conversation_id, Message.role, Message.content).where(
+                col(Message.owner) == owner,
+                col(Message.status) != Status.STREAMING,
+                *(col(Message.content).icontains(w, autoescape=True) for w in query.words),
+            )
+            return list(s.exec(stmt.order_by(col(Message.id).desc()).limit(limit)))
+        if dialect == "sqlite":
+            return list(s.execute(_SEARCH_SQLITE, {"q": query.fts5(), "owner": owner, "limit": limit}))
+        params = {"q": query.tsquery(), "owner": owner, "limit": limit, "candidates": CANDIDATES}
+        return list(s.execute(_SEARCH_POSTGRES, params))
 
     async def update_conversation(self, owner: str, conversation_id: str, **values: Any) -> bool:
         """Title or pin; `updated_at` stays, so renaming or pinning never moves it to "Today". True if it did."""
