@@ -13,6 +13,7 @@ spans to mark, so a page escapes the text before it marks it and the API can han
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -68,33 +69,38 @@ class Query:
         quoted[-1] += ":*"
         return " & ".join(quoted)
 
-    def _each(self) -> list[str]:
+    @functools.cached_property
+    def _each(self) -> list[re.Pattern[str]]:
         """A regex per word, for text folded by `fold`: at a word start, whole words but the last
         (substrings anywhere in substring mode)."""
         folded = [re.escape(fold(w)) for w in self.words]
-        if self.substring:
-            return folded
-        *whole, last = folded
-        return [rf"(?<![^\W_]){w}(?![^\W_])" for w in whole] + [rf"(?<![^\W_]){last}[^\W_]*"]
+        if not self.substring:
+            *whole, last = folded
+            folded = [rf"(?<![^\W_]){w}(?![^\W_])" for w in whole] + [rf"(?<![^\W_]){last}[^\W_]*"]
+        return [re.compile(p) for p in folded]
 
+    @functools.cached_property
     def pattern(self) -> re.Pattern[str]:
         """Any of the words, longest first, in folded text."""
-        return re.compile("|".join(sorted(self._each(), key=len, reverse=True)))
+        return re.compile("|".join(sorted((p.pattern for p in self._each), key=len, reverse=True)))
 
     def matches(self, text: str) -> bool:
         """Every word occurs in `text` (used for titles, which are few and short enough to check here)."""
         folded = fold(text)
-        return bool(self.words) and all(re.search(p, folded) for p in self._each())
+        return bool(self.words) and all(p.search(folded) for p in self._each)
 
 
 def fold(text: str) -> str:
     """Lower case without accents, one character per character of `text` (so spans map back)."""
-    out = []
-    for ch in text:
-        base = unicodedata.normalize("NFKD", ch)
-        kept = "".join(c for c in base if not unicodedata.combining(c)).lower()
-        out.append(kept if len(kept) == 1 else ch.lower() if len(ch.lower()) == 1 else ch)
-    return "".join(out)
+    if text.isascii():
+        return text.lower()
+    return "".join(ch.lower() if ch.isascii() else _fold_char(ch) for ch in text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    kept = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)).lower()
+    return kept if len(kept) == 1 else ch.lower() if len(ch.lower()) == 1 else ch
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ def snippet(text: str, query: Query, width: int = SNIPPET_CHARS) -> Snippet:
     """About `width` characters of `text` on one line around its first match, with every match marked;
     the start of the text when nothing matches (a title-only hit)."""
     flat = " ".join(text.split())
-    found = [m.span() for m in query.pattern().finditer(fold(flat))] if query else []
+    found = [m.span() for m in query.pattern.finditer(fold(flat))] if query else []
     start = 0
     if found and found[0][1] > width:
         start = max(0, found[0][0] - width // 3)

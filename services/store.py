@@ -24,7 +24,7 @@ from sqlmodel import Session, col, create_engine, select
 
 from services import migrations
 from services.models import Conversation, Message, RenderedAnswer, Role, Status, utcnow
-from services.search import Query, SearchHit, snippet
+from services.search import Query, SearchHit, Snippet, snippet
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -39,23 +39,17 @@ SERVER_THREADS = 8
 # the CLI), so they never wait for a checkpoint to hand one back.
 POOL_OVERFLOW = 4
 
-# Full-text search (indexes made by migration 0008_search; only final messages are in them). Rank first,
-# newer first among equals. PostgreSQL ranks the newest CANDIDATES matches only: ts_rank re-parses each
-# text, and a common word in 10,000 messages would otherwise parse them all.
-CANDIDATES = 300
+# Full-text search (indexes made by migration 0008_search; only final messages are in them). Best match
+# first, newer first among equals.
 _SEARCH_SQLITE = text(
     """SELECT m.id, m.conversation_id, m.role, m.content FROM message_fts JOIN message m ON m.id = message_fts.rowid
     WHERE message_fts MATCH :q AND m.owner = :owner AND m.status != 'streaming'
     ORDER BY message_fts.rank, m.id DESC LIMIT :limit"""
 )
 _SEARCH_POSTGRES = text(
-    """SELECT m.id, m.conversation_id, m.role, m.content FROM (
-        SELECT id FROM message WHERE owner = :owner AND status <> 'streaming'
-        AND to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple'::regconfig, :q)
-        ORDER BY id DESC LIMIT :candidates
-    ) hit JOIN message m ON m.id = hit.id
-    ORDER BY ts_rank(to_tsvector('simple'::regconfig, m.content), to_tsquery('simple'::regconfig, :q), 1) DESC,
-    m.id DESC LIMIT :limit"""
+    """SELECT id, conversation_id, role, content FROM message
+    WHERE owner = :owner AND search_vector @@ to_tsquery('simple'::regconfig, :q)
+    ORDER BY ts_rank(search_vector, to_tsquery('simple'::regconfig, :q), 1) DESC, id DESC LIMIT :limit"""
 )
 
 # One statement for every running answer's checkpoint, executed once per tick with one row of
@@ -225,8 +219,10 @@ class Store:
             )
             hits: list[SearchHit] = []
             for cid, title in titles:  # titles are short and few per owner: folded here, as snippets are
-                if len(hits) < limit and query.matches(title):
-                    hits.append(SearchHit(cid, title, None, None, snippet("", query), snippet(title, query).marks))
+                if len(hits) == limit:
+                    break
+                if query.matches(title):
+                    hits.append(SearchHit(cid, title, None, None, Snippet(""), snippet(title, query).marks))
             found = self._search_messages(s, owner, query, limit - len(hits))
             named = (
                 dict(
@@ -259,8 +255,7 @@ class Store:
             return list(s.exec(stmt.order_by(col(Message.id).desc()).limit(limit)))
         if dialect == "sqlite":
             return list(s.execute(_SEARCH_SQLITE, {"q": query.fts5(), "owner": owner, "limit": limit}))
-        params = {"q": query.tsquery(), "owner": owner, "limit": limit, "candidates": CANDIDATES}
-        return list(s.execute(_SEARCH_POSTGRES, params))
+        return list(s.execute(_SEARCH_POSTGRES, {"q": query.tsquery(), "owner": owner, "limit": limit}))
 
     async def update_conversation(self, owner: str, conversation_id: str, **values: Any) -> bool:
         """Title or pin; `updated_at` stays, so renaming or pinning never moves it to "Today". True if it did."""
