@@ -8,7 +8,7 @@ Data: per database (a SQLite file in a temp dir; a real PostgreSQL from tests/po
 in the tests) `--messages` rows spread over `--owners` owners, in conversations of 10 turns; questions
 ~40-400 characters, answers ~300-6,000 (log-normal), words drawn from a 6,000-word vocabulary with
 Zipf-like frequencies (seeded), inserted through the app's migrations and triggers.
-Search: `--queries` queries per round (a frequent word, a rare word, two words, a prefix being typed),
+Search: `--queries` queries per round (in turn a frequent word, a rare word, two words, a prefix being typed),
 each by a random owner, through `Store.search` as the page and API call it (titles, message query,
 snippets). Rounds alternate which method goes first: "fts" (the index) and "like" (the same call with
 `Query(..., substring=True)`: `lower(content) LIKE '%word%'` for each word, owner-scoped, newest first).
@@ -109,16 +109,20 @@ def seed(store: Store, prose: Text, messages: int, owners: int) -> None:
         n += 1
 
 
+KINDS = ("frequent word", "rare word", "two words", "prefix")
+
+
 def queries(prose: Text, count: int, owners: int) -> list[tuple[str, str]]:
+    """(owner, query), the kinds in turn: KINDS[i % 4] for query i."""
     rng = prose.rng
     out = []
     for i in range(count):
-        kind = i % 10
-        if kind < 4:
+        kind = KINDS[i % len(KINDS)]
+        if kind == "frequent word":
             q = prose.words[rng.randint(10, 200)]
-        elif kind < 7:
+        elif kind == "rare word":
             q = prose.words[rng.randint(1000, VOCABULARY - 1)]
-        elif kind < 9:
+        elif kind == "two words":
             q = f"{prose.words[rng.randint(5, 400)]} {prose.words[rng.randint(5, 400)]}"
         else:
             word = prose.words[rng.randint(10, 2000)]
@@ -224,6 +228,8 @@ def main() -> None:
             for method, per_round in results.items():
                 print(row(method, [ms for r in per_round for ms in r]) + "   round p95s "
                       + " ".join(f"{quantile(r, 0.95):.1f}" for r in per_round))
+                for k, kind in enumerate(KINDS):
+                    print(row(f"  {kind}", [ms for r in per_round for ms in r[k :: len(KINDS)]]))
             final = asyncio.run(checkpoint_ticks(store, args.ticks))
             with store.engine.begin() as conn:
                 for statement in EVERY_CHECKPOINT[db]:

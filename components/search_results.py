@@ -15,8 +15,8 @@ from nicegui import ui
 from services.search import SearchHit
 
 CSS = """
-.sidebar .search-hit { display: block; padding: .45rem .6rem; border-radius: .4rem; color: inherit;
-  text-decoration: none; }
+.sidebar .search-hit { display: block; width: 100%; min-width: 0; padding: .45rem .6rem; border-radius: .4rem;
+  color: inherit; text-decoration: none; }
 .sidebar .search-hit:hover, .sidebar .search-hit:focus-visible { background: rgba(127,127,127,.14); }
 .sidebar .search-hit .hit-title { font-weight: 600; font-size: .9rem; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
