@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_chat import last_answer, send
 from tests.fake_upstream import FakeUpstream
 from tests.seed import owner_of, seed_turns
 
@@ -25,16 +27,19 @@ def answer(i: int) -> list[str]:
     return [body]
 
 
+def ask(page: Page, text: str) -> str:
+    """Send `text`, wait for the answer; the conversation's id."""
+    send(page, text)
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    return page.url.rsplit("/", 1)[1]
+
+
 def test_a_word_in_an_old_answer_is_found_highlighted_and_opened_in_place(
     app_server, fake_upstream: FakeUpstream, page: Page
 ) -> None:
     app = app_server()
     page.goto(app.url)
-    box = page.get_by_role("textbox", name="Message")
-    box.fill("start")
-    box.press("Enter")
-    expect(page.locator('[data-role="assistant"]')).to_have_attribute("data-status", "done")
-    conversation_id = page.url.rsplit("/", 1)[1]
+    conversation_id = ask(page, "start")
     db_url = f"sqlite:///{app.data_dir / 'streamchat.db'}"
     seed_turns(db_url, owner_of(db_url, conversation_id), conversation_id, TURNS, answer)
     page.reload()
@@ -64,13 +69,11 @@ def test_a_word_in_an_old_answer_is_found_highlighted_and_opened_in_place(
     expect(message).to_have_class(re.compile(r"\bsearch-target\b"))
 
 
+@pytest.mark.postgres_too
 def test_search_by_keyboard_and_an_empty_result_says_so(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
     app = app_server()
     page.goto(app.url)
-    box = page.get_by_role("textbox", name="Message")
-    box.fill("Tell me about axolotls")
-    box.press("Enter")
-    expect(page.locator('[data-role="assistant"]')).to_have_attribute("data-status", "done")
+    ask(page, "Tell me about axolotls")
     page.get_by_role("button", name="New chat").click()
     expect(page.locator('[data-role="user"]')).to_have_count(0)  # the new, empty page is there
     search = page.get_by_role("textbox", name="Search conversations")
