@@ -212,31 +212,17 @@ class Store:
         messages that do (best first), at most `limit` in all; see services/search.py for what matches."""
 
         def fn(s: Session) -> list[SearchHit]:
-            titles = s.exec(
-                select(Conversation.id, Conversation.title)
-                .where(col(Conversation.owner) == owner)
-                .order_by(col(Conversation.updated_at).desc())
-            )
-            hits: list[SearchHit] = []
-            for cid, title in titles:  # titles are short and few per owner: folded here, as snippets are
-                if len(hits) == limit:
-                    break
-                if query.matches(title):
-                    hits.append(SearchHit(cid, title, None, None, Snippet(""), snippet(title, query).marks))
-            found = self._search_messages(s, owner, query, limit - len(hits))
-            named = (
-                dict(
-                    s.exec(
-                        select(Conversation.id, Conversation.title).where(
-                            col(Conversation.id).in_({row[1] for row in found})
-                        )
-                    ).all()
-                )
-                if found
-                else {}
-            )
-            for mid, cid, role, content in found:
-                title = named.get(cid, "")
+            newest = col(Conversation.updated_at).desc()
+            mine = select(Conversation.id, Conversation.title).where(col(Conversation.owner) == owner)
+            titles: dict[str, str] = dict(s.exec(mine.order_by(newest)).all())
+            # Titles are short and few per owner: matched here, with the same rules as the snippets.
+            hits = [
+                SearchHit(cid, title, None, None, Snippet(""), snippet(title, query).marks)
+                for cid, title in titles.items()
+                if query.matches(title)
+            ][:limit]
+            for mid, cid, role, content in self._search_messages(s, owner, query, limit - len(hits)):
+                title = titles.get(cid, "")
                 hits.append(SearchHit(cid, title, mid, role, snippet(content, query), snippet(title, query).marks))
             return hits
 
