@@ -39,17 +39,26 @@ SERVER_THREADS = 8
 # the CLI), so they never wait for a checkpoint to hand one back.
 POOL_OVERFLOW = 4
 
-# Full-text search (indexes made by migration 0008_search; only final messages are in them). Best match
-# first, newer first among equals.
+# Full-text search (indexes made by migration 0008_search; only final messages are in them): the newest
+# CANDIDATES matches, best first, newer first among equals. Ranking costs per match (bm25 and ts_rank have
+# no top-k shortcut): measured with bench/search.py on 100,000 messages, ranking every match of a
+# frequent word took SQLite 50 ms at the median; the newest matches come in id order straight from the index.
+CANDIDATES = 500
 _SEARCH_SQLITE = text(
-    """SELECT m.id, m.conversation_id, m.role, m.content FROM message_fts JOIN message m ON m.id = message_fts.rowid
-    WHERE message_fts MATCH :q AND m.owner = :owner AND m.status != 'streaming'
-    ORDER BY message_fts.rank, m.id DESC LIMIT :limit"""
+    """SELECT m.id, m.conversation_id, m.role, m.content FROM (
+        SELECT message_fts.rowid AS id, message_fts.rank AS score FROM message_fts
+        JOIN message m ON m.id = message_fts.rowid
+        WHERE message_fts MATCH :q AND m.owner = :owner AND m.status != 'streaming'
+        ORDER BY message_fts.rowid DESC LIMIT :candidates
+    ) hit JOIN message m ON m.id = hit.id
+    ORDER BY hit.score, m.id DESC LIMIT :limit"""
 )
 _SEARCH_POSTGRES = text(
-    """SELECT id, conversation_id, role, content FROM message
-    WHERE owner = :owner AND search_vector @@ to_tsquery('simple'::regconfig, :q)
-    ORDER BY ts_rank(search_vector, to_tsquery('simple'::regconfig, :q), 1) DESC, id DESC LIMIT :limit"""
+    """SELECT m.id, m.conversation_id, m.role, m.content FROM (
+        SELECT id FROM message WHERE owner = :owner AND search_vector @@ to_tsquery('simple'::regconfig, :q)
+        ORDER BY id DESC LIMIT :candidates
+    ) hit JOIN message m ON m.id = hit.id
+    ORDER BY ts_rank(m.search_vector, to_tsquery('simple'::regconfig, :q), 1) DESC, m.id DESC LIMIT :limit"""
 )
 
 # One statement for every running answer's checkpoint, executed once per tick with one row of
@@ -239,9 +248,8 @@ class Store:
                 *(col(Message.content).icontains(w, autoescape=True) for w in query.words),
             )
             return list(s.exec(stmt.order_by(col(Message.id).desc()).limit(limit)))
-        if dialect == "sqlite":
-            return list(s.execute(_SEARCH_SQLITE, {"q": query.fts5(), "owner": owner, "limit": limit}))
-        return list(s.execute(_SEARCH_POSTGRES, {"q": query.tsquery(), "owner": owner, "limit": limit}))
+        sql, q = (_SEARCH_SQLITE, query.fts5()) if dialect == "sqlite" else (_SEARCH_POSTGRES, query.tsquery())
+        return list(s.execute(sql, {"q": q, "owner": owner, "limit": limit, "candidates": CANDIDATES}))
 
     async def update_conversation(self, owner: str, conversation_id: str, **values: Any) -> bool:
         """Title or pin; `updated_at` stays, so renaming or pinning never moves it to "Today". True if it did."""
