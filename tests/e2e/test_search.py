@@ -12,6 +12,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.axe import serious_violations
 from tests.e2e.test_chat import last_answer, send
 from tests.fake_upstream import FakeUpstream
 from tests.seed import owner_of, seed_turns
@@ -84,6 +85,7 @@ def test_search_by_keyboard_and_an_empty_result_says_so(app_server, fake_upstrea
     search.fill("axolotl")
     results = page.get_by_test_id("search-result")
     expect(results.first).to_be_visible()
+    assert serious_violations(page) == []  # marks, snippets and the count read well (contrast, names)
     search.press("ArrowDown")
     expect(results.first).to_be_focused()
     page.keyboard.press("Enter")
