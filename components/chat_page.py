@@ -20,6 +20,7 @@ from components.load_earlier import LoadEarlier
 from components.markdown_view import MarkdownView, add_markdown_assets
 from components.message import AssistantMessage, UserMessage
 from components.paths import app_url
+from components.search_results import reveal
 from components.settings_dialog import SettingsDialog
 from components.shortcuts import add_shortcuts, show_shortcuts
 from components.sidebar import Sidebar
@@ -70,8 +71,10 @@ def register_pages(chat: ChatService, keys: ApiKeys, sign_out: str | None = None
         await ChatPage(chat, keys, None, sign_out).build()
 
     @ui.page("/c/{conversation_id}", title="streamchat", viewport=VIEWPORT)
-    async def conversation(conversation_id: str) -> None:
-        await ChatPage(chat, keys, conversation_id, sign_out).build()
+    async def conversation(conversation_id: str, m: str = "") -> None:
+        """`?m=<message id>` (a search result): open the thread at that message and show it."""
+        focus = int(m) if m.isdigit() else None
+        await ChatPage(chat, keys, conversation_id, sign_out, focus=focus).build()
 
 
 def _preload_components() -> ui.element:
@@ -90,9 +93,16 @@ class ChatPage:
     """One browser tab; everything it shows is read with its owner's id."""
 
     def __init__(
-        self, chat: ChatService, keys: ApiKeys, conversation_id: str | None, sign_out: str | None = None
+        self,
+        chat: ChatService,
+        keys: ApiKeys,
+        conversation_id: str | None,
+        sign_out: str | None = None,
+        *,
+        focus: int | None = None,
     ) -> None:
         self.chat, self.keys, self.sign_out = chat, keys, sign_out
+        self.focus = focus  # a message to scroll to and mark once the page is shown
         # api.identity (browser mode) or api.signin (header/oidc) keeps NiceGUI's session id equal to the
         # owner id: the identity cookie's, or the signed-in user's row id.
         self.owner: str = app.storage.browser["id"]
@@ -137,6 +147,7 @@ class ChatPage:
         with ui.footer().classes("app-footer"):
             self.composer = Composer(self._send, self._stop, self.conversation_id)
         await self._render_thread()
+        await self._reach_focus()
         await self.sidebar.refresh()
         preloaded = _preload_components()
         client = ui.context.client
@@ -144,6 +155,8 @@ class ChatPage:
         if client.is_deleted:  # never connected (a health check's plain GET) and pruned by NiceGUI
             return
         preloaded.delete()
+        if self.focus is not None:
+            reveal(self.focus)
         self.composer.restore_draft()
         self._attach_running()
         client.on_delete(self._cancel_catch_ups)
@@ -264,6 +277,21 @@ class ChatPage:
             if not thread.turns:
                 self._welcome()
             self._add_turns(thread, newest=True)
+
+    async def _reach_focus(self) -> None:
+        """A message older than the newest page is loaded with every turn after it (older ones stay on
+        demand), and an earlier version of an answer is the one shown. Not this thread's: ignored."""
+        located = await self.chat.locate(self.owner, self.focus) if self.focus and self.conversation_id else None
+        if located is None or located[0] != self.conversation_id:
+            self.focus = None
+            return
+        question = located[1]
+        older = self.oldest is None or question < self.oldest
+        if question != self.focus:
+            self.selected[question] = self.focus
+        if older or question != self.focus:
+            self.oldest = min(question, self.oldest or question)
+            await self._render_thread()
 
     async def _read_thread(self, before: int | None = None, since: int | None = None) -> Thread | None:
         """A page of turns older than `before` (or every turn from `since` on), as this tab shows them;

@@ -1,5 +1,6 @@
-"""The conversation list: grouped by day (pinned first), searchable, the open one highlighted, each
-with its actions menu, and a select mode to delete or export several at once."""
+"""The conversation list: grouped by day (pinned first), the open one highlighted, each with its actions
+menu, and a select mode to delete or export several at once; typing in the search box shows search
+results (titles and message text) instead."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from datetime import UTC, datetime
 from nicegui import ui
 
 from components.conversation_actions import ConversationMenu, confirm_delete, download
+from components.search_results import add_search_assets, show_results
 from services import groups
 from services.chat import ChatError, ChatService
 from services.models import Conversation
+from services.search import MAX_QUERY_CHARS
 
 CSS = """
 .sidebar .conv-group { font-size: .75rem; font-weight: 600; opacity: .65; padding: .9rem .6rem .25rem; }
@@ -43,6 +46,7 @@ class Sidebar:
         self.selecting = False
         self.chosen: dict[str, Conversation] = {}  # in select mode: the ticked ones, by id
         ui.add_css(CSS)
+        add_search_assets()
         with (
             # show-if-above: open on wide screens, a closed drawer on phones. Not NiceGUI's value=None,
             # which asks the browser for the state on every connect and logs a timeout when it is slow.
@@ -57,7 +61,8 @@ class Sidebar:
                 self.search = (
                     ui.input(placeholder="Search conversations")
                     .props("dense outlined clearable debounce=250 aria-label='Search conversations'")
-                    .classes("grow")
+                    .props(f"maxlength={MAX_QUERY_CHARS}")
+                    .classes("grow search-box")
                 )
                 self.select_button = ui.button("Select", on_click=self._toggle_select).props(
                     "flat dense no-caps aria-pressed=false"
@@ -79,7 +84,10 @@ class Sidebar:
 
     async def refresh(self) -> None:
         query = (self.search.value or "").strip()
-        conversations = await self.chat.conversations(self.owner, query=query)
+        if query and not self.selecting:
+            await self._show_search(query)
+            return
+        conversations = await self.chat.conversations(self.owner, query=query)  # select mode: titles only
         listed = {c.id: c for c in conversations}
         self.chosen = {i: listed[i] for i in self.chosen if i in listed}
         self.on_title(listed[self.current_id].title if self.current_id in listed else "")
@@ -92,6 +100,19 @@ class Sidebar:
             if not conversations:
                 ui.label("No match." if query else "No conversations yet.").classes("text-sm opacity-60 p-2")
         self._show_count()
+
+    async def _show_search(self, query: str) -> None:
+        """Titles and messages with the words typed (the list comes back when the box is cleared)."""
+        try:
+            hits = await self.chat.search(self.owner, query)
+        except ChatError as exc:
+            ui.notify(str(exc), type="warning")
+            return
+        if (self.search.value or "").strip() != query:
+            return  # typed on meanwhile: the newer query's refresh shows its own results
+        self.items.clear()
+        with self.items:
+            show_results(hits, query)
 
     def _item(self, conv: Conversation) -> None:
         with ui.row().classes("w-full items-center no-wrap gap-0 conv-row"):

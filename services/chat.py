@@ -25,6 +25,7 @@ from services.logs import log_context
 from services.metrics import Metrics
 from services.models import UNTITLED, ChatDefaults, Conversation, Message, Role, Status
 from services.rendered import RenderedHtml
+from services.search import MAX_QUERY_CHARS, Query, SearchHit
 from services.settings import Settings
 from services.steering import Steering, SteeringError, checked, request_overrides
 from services.store import Store
@@ -32,6 +33,7 @@ from services.store import Store
 log = logging.getLogger(__name__)
 
 TITLE_CHARS = 60
+MAX_SEARCH_RESULTS = 100
 BUSY = "Wait for the current answer to finish, or press Stop."
 
 
@@ -333,6 +335,24 @@ class ChatService:
     async def conversations(self, owner: str, limit: int = 200, *, query: str = "") -> list[Conversation]:
         """Newest first; with `query`, only titles that contain it."""
         return await self.store.list_conversations(owner, query, limit=limit)
+
+    async def search(self, owner: str, text: str, limit: int = 20) -> list[SearchHit]:
+        """Titles and finished messages of this owner with the words of `text` (see services/search.py):
+        any text is a valid query, one with no words finds nothing; only an oversized one is refused."""
+        if len(text) > MAX_QUERY_CHARS:
+            raise ChatError(f"Search for at most {MAX_QUERY_CHARS} characters; this has {len(text):,}.")
+        if not 1 <= limit <= MAX_SEARCH_RESULTS:
+            raise ChatError(f"Ask for 1 to {MAX_SEARCH_RESULTS} results.")
+        with self._storage("The search failed"):
+            return await self.store.search(owner, Query.parse(text), limit)
+
+    async def locate(self, owner: str, message_id: int) -> tuple[str, int] | None:
+        """A message's conversation and the question of its turn (its own id for a question), so a page
+        can open the thread at that turn; None if it is not this owner's."""
+        msg = await self.store.get_message(owner, message_id)
+        if msg is None or msg.id is None:
+            return None
+        return msg.conversation_id, msg.reply_to if msg.role == Role.ASSISTANT and msg.reply_to else msg.id
 
     async def new_conversation(self, owner: str, title: str = "", steering: Steering | None = None) -> Conversation:
         """With the owner's defaults, or with `steering` (checked before anything is written)."""

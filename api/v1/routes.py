@@ -17,6 +17,7 @@ from services.api_keys import ApiKeys
 from services.chat import ChatError, ChatService
 from services.events import usage_of
 from services.models import Conversation, Message
+from services.search import SearchHit
 
 BODY_SLACK = 64 * 1024  # JSON around the content, and escapes (a "\n" is two bytes for one character)
 
@@ -55,6 +56,20 @@ def conversation_json(conv: Conversation, messages: list[Message]) -> dict[str, 
     }
 
 
+def hit_json(hit: SearchHit) -> dict[str, Any]:
+    """`snippet` is plain text (never HTML); `highlights` are the `[start, end)` character spans in it
+    that matched, `title_highlights` the same in `title`. `message_id` is null for a title-only match."""
+    return {
+        "conversation_id": hit.conversation_id,
+        "title": hit.title,
+        "message_id": hit.message_id,
+        "role": hit.role,
+        "snippet": hit.snippet.text,
+        "highlights": [list(span) for span in hit.snippet.marks],
+        "title_highlights": [list(span) for span in hit.title_marks],
+    }
+
+
 def stream_type(accept: str) -> str | None:
     """SSE unless the client asks for NDJSON or for one JSON response (None)."""
     accept = accept.lower()
@@ -82,6 +97,28 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
     async def list_conversations(owner: str = Depends(owner_of)) -> dict[str, Any]:
         convs = await call(chat.conversations(owner))
         return {"conversations": [{"id": c.id, "title": c.title, "updated_at": iso(c.updated_at)} for c in convs]}
+
+    @r.get(
+        "/search",
+        summary="Search your conversations' titles and messages",
+        description=(
+            "`?q=` words (punctuation and operators are ignored; every word must occur, the last also as a "
+            "prefix), `&limit=` 1-100 (default 20). Conversations whose title matches come first, newest "
+            "first, then finished messages, best match first. Each result: `{conversation_id, title, "
+            "message_id, role, snippet, highlights, title_highlights}`; `snippet` is plain text and "
+            "`highlights` the `[start, end)` character offsets of the matches in it."
+        ),
+    )
+    async def search(q: str = "", limit: int = 20, owner: str = Depends(owner_of)) -> dict[str, Any]:
+        if not q.strip():
+            raise Problem(422, "`q` must have something to search for.", "invalid_query")
+        try:
+            hits = await chat.search(owner, q, limit)
+        except ChatError as exc:
+            problem = of_chat_error(exc)
+            problem.code = "invalid_query" if problem.status == 422 else problem.code
+            raise problem from None
+        return {"results": [hit_json(h) for h in hits]}
 
     @r.post(
         "/conversations",

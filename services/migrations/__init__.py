@@ -27,6 +27,12 @@ SCRIPTS = Path(__file__).resolve().parent
 BASELINE = "0001"
 # What `create_all` made before migrations existed; the baseline migration creates exactly these.
 BASELINE_TABLES = ("conversation", "message", "rendered_answer", "api_key")
+# Search indexes made by raw SQL in 0006_search, not by models: FTS5's table and its shadow tables, and
+# PostgreSQL's generated column and its index. Autogenerate and the models-agree check must not see them
+# as removed.
+SEARCH_TABLE = "message_fts"
+SEARCH_COLUMN = "search_vector"
+SEARCH_INDEX = "ix_message_search"
 _PG_LOCK = 0x5C_DB_0001  # advisory lock: one instance migrates at a time, the others wait, then see head
 
 
@@ -47,6 +53,14 @@ def config(connection: Connection | None = None) -> Config:
 @cache
 def heads() -> tuple[str, ...]:
     return tuple(ScriptDirectory.from_config(config()).get_heads())
+
+
+def is_model_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's `include_object`: False for the search index's tables, column and index, which no model
+    describes."""
+    if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
+        return False
+    return not (type_ == "index" and name == SEARCH_INDEX) and not (type_ == "column" and name == SEARCH_COLUMN)
 
 
 def current(connection: Connection) -> tuple[str, ...]:

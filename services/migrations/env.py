@@ -11,6 +11,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 import services.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from services.dbtypes import CleanText, UtcDateTime
+from services.migrations import is_model_object
 
 target_metadata = SQLModel.metadata
 
@@ -33,6 +34,7 @@ def run(connection: Any) -> None:
         render_as_batch=True,  # SQLite alters tables by copying them: batch mode does that, PostgreSQL just alters
         render_item=render_item,
         compare_type=True,
+        include_object=is_model_object,
     )
     with context.begin_transaction():
         context.run_migrations()

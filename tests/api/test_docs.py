@@ -16,6 +16,7 @@ PATHS = {
     "/api/v1/conversations/{conversation_id}/export",
     "/api/v1/messages/{message_id}/stream",
     "/api/v1/messages/{message_id}/stop",
+    "/api/v1/search",
     "/v1/chat/completions",
     "/v1/models",
 }
