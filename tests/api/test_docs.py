@@ -17,6 +17,7 @@ PATHS = {
     "/api/v1/messages/{message_id}/stream",
     "/api/v1/messages/{message_id}/stop",
     "/api/v1/search",
+    "/api/v1/conversations/{conversation_id}/settings",
     "/v1/chat/completions",
     "/v1/models",
 }
