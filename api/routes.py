@@ -9,7 +9,7 @@ from api.docs import register_docs
 from api.metrics import METRICS_PATH, metrics_router
 from api.problems import Problem, documented
 from api.v1 import routes as v1
-from api.v1 import steering
+from api.v1 import sharing, steering
 from services.api_keys import ApiKeys
 from services.chat import ChatService
 
@@ -50,6 +50,7 @@ def register_api(app: FastAPI, chat: ChatService, keys: ApiKeys, model: str) -> 
         metrics_router(chat.metrics, chat.settings.metrics_token),
         v1.router(chat, keys),
         steering.router(chat, keys),
+        sharing.router(chat, keys),
         gateway.router(chat, keys, model),
     ]
     for r in routers:

@@ -22,6 +22,7 @@ from components.message import AssistantMessage, UserMessage
 from components.paths import app_url
 from components.search_results import reveal
 from components.settings_dialog import SettingsDialog
+from components.shared_page import shared_page
 from components.shortcuts import add_shortcuts, show_shortcuts
 from components.sidebar import Sidebar
 from components.theme import add_theme
@@ -69,6 +70,10 @@ def register_pages(chat: ChatService, keys: ApiKeys, sign_out: str | None = None
     @ui.page("/", title="streamchat", viewport=VIEWPORT)
     async def index() -> None:
         await ChatPage(chat, keys, None, sign_out).build()
+
+    @ui.page("/share/{token}", title="Shared conversation · streamchat", viewport=VIEWPORT)
+    async def shared(token: str) -> None:
+        await shared_page(chat, token)
 
     @ui.page("/c/{conversation_id}", title="streamchat", viewport=VIEWPORT)
     async def conversation(conversation_id: str, m: str = "") -> None:

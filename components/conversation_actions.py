@@ -1,4 +1,4 @@
-"""A sidebar item's "Conversation actions" menu: Rename, Pin/Unpin, Export (Markdown, JSON), Delete.
+"""A sidebar item's "Conversation actions" menu: Rename, Pin/Unpin, Export (Markdown, JSON), Share, Delete.
 
 Each action goes through ChatService, which tells every tab of the owner (services/changes.py), so
 this tab's sidebar and header refresh the same way another tab's do."""
@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
+from components.share_dialog import ShareDialog
 from services.chat import ChatError, ChatService, Exported
 from services.models import Conversation
 
@@ -50,6 +51,7 @@ class ConversationMenu:
             ):
                 _item("Markdown", lambda: self._export("markdown"))
                 _item("JSON", lambda: self._export("json"))
+            _item("Share", self._share)
             ui.separator()
             _item("Delete", self._delete).classes("text-negative")
         self.menu.open()
@@ -67,6 +69,9 @@ class ConversationMenu:
             download(await self.chat.export(self.owner, [self.conv.id], fmt))
         except ChatError as exc:
             ui.notify(str(exc), type="warning")
+
+    async def _share(self) -> None:
+        await ShareDialog(self.chat, self.owner, self.conv, self._export).open()
 
     async def _delete(self) -> None:
         question = f"Delete “{self.conv.title}”?"

@@ -108,6 +108,19 @@ class Thread:
     more: bool
 
 
+NO_SHARING = "Links need team sign-in (AUTH_MODE header or oidc); export the conversation to share it."
+LINK_GONE = "This link was revoked or never existed."
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A conversation opened through its share link: read-only, for any signed-in user."""
+
+    title: str
+    sharer: str  # the owner's email, "" if unknown
+    thread: Thread
+
+
 @dataclass(frozen=True)
 class UsageTotals:
     """A conversation's answers and the tokens they used, as the model server counted them."""
@@ -402,6 +415,39 @@ class ChatService:
             for (q, qid), a in zip(questions, shown, strict=True)
         ]
         return Thread(turns, more)
+
+    # share links (team modes) ---------------------------------------------------------------
+
+    async def share(self, owner: str, conversation_id: str) -> str:
+        """The conversation's read-only link token, made on the first call. Browser-mode users are
+        anonymous cookies: nobody else could be let in, so there, sharing is exporting."""
+        if not self.settings.team_mode:
+            raise ChatError(NO_SHARING)
+        with self._storage("The link could not be made"):
+            token = await self.store.share_link(owner, conversation_id, create=True)
+        if token is None:
+            raise NotFound("That conversation does not exist.")
+        return token
+
+    async def share_token(self, owner: str, conversation_id: str) -> str | None:
+        """The live link's token, if the conversation has one."""
+        if not self.settings.team_mode:
+            return None
+        return await self.store.share_link(owner, conversation_id, create=False)
+
+    async def unshare(self, owner: str, conversation_id: str) -> bool:
+        """The link stops working at once, for everyone; False if there was none."""
+        with self._storage("The link could not be revoked"):
+            return await self.store.revoke_share_link(owner, conversation_id)
+
+    async def shared(self, token: str) -> Shared:
+        """What a link opens, for any signed-in user: the visible thread as its owner sees it now.
+        A revoked link and one that never existed are the same `NotFound`."""
+        found = await self.store.shared(token) if self.settings.team_mode and 0 < len(token) <= 64 else None
+        if found is None:
+            raise NotFound(LINK_GONE)
+        conv, sharer = found
+        return Shared(conv.title, sharer, await self.thread(conv.owner, conv.id))
 
     # how a conversation is answered (services/steering.py) ------------------------------------
 

@@ -148,3 +148,17 @@ class User(SQLModel, table=True):
     subject: str | None = Field(default=None, index=True, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class ShareLink(SQLModel, table=True):
+    """A read-only link to one conversation for anyone signed in to the same deployment (team modes).
+
+    The token is kept as it is, not hashed like an API key: it opens only a conversation that the same
+    database already holds, and its owner can copy the link again. Revoking deletes the row."""
+
+    __tablename__ = "share_link"
+
+    token: str = Field(primary_key=True)
+    conversation_id: str = Field(index=True, unique=True)  # one link per conversation
+    owner: str = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

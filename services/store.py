@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, create_engine, select
 
 from services import migrations
-from services.models import UNTITLED, ChatDefaults, Conversation, Message, RenderedAnswer, Role, Status, utcnow
+from services.models import (
+    UNTITLED,
+    ChatDefaults,
+    Conversation,
+    Message,
+    RenderedAnswer,
+    Role,
+    ShareLink,
+    Status,
+    User,
+    utcnow,
+)
 from services.search import Query, SearchHit, Snippet, snippet
 from services.steering import STEERING_FIELDS
 
@@ -269,7 +281,7 @@ class Store:
         return await self._run(fn)
 
     async def delete_conversation(self, owner: str, conversation_id: str) -> bool:
-        """With its messages and their cached HTML; False if it is not this owner's."""
+        """With its messages, their cached HTML and its share link; False if it is not this owner's."""
 
         def fn(s: Session) -> bool:
             conv = s.get(Conversation, conversation_id)
@@ -278,6 +290,7 @@ class Store:
             ids = select(Message.id).where(col(Message.conversation_id) == conversation_id)
             s.execute(delete(RenderedAnswer).where(col(RenderedAnswer.message_id).in_(ids)))
             s.execute(delete(Message).where(col(Message.conversation_id) == conversation_id))
+            s.execute(delete(ShareLink).where(col(ShareLink.conversation_id) == conversation_id))
             s.delete(conv)
             s.commit()
             return True
@@ -306,6 +319,47 @@ class Store:
                 created.append(conv.id)
             s.commit()
             return created
+
+        return await self._run(fn)
+
+    # share links (team modes) ---------------------------------------------------------------
+
+    async def share_link(self, owner: str, conversation_id: str, *, create: bool) -> str | None:
+        """The conversation's link token; with `create`, a new one if it has none. None if it has none
+        (or is not this owner's)."""
+
+        def fn(s: Session) -> str | None:
+            conv = s.get(Conversation, conversation_id)
+            if conv is None or conv.owner != owner:
+                return None
+            link = s.exec(select(ShareLink).where(col(ShareLink.conversation_id) == conversation_id)).first()
+            if link is None and create:
+                link = ShareLink(token=secrets.token_urlsafe(24), conversation_id=conversation_id, owner=owner)
+                s.add(link)
+                s.commit()
+            return link.token if link is not None else None
+
+        return await self._run(fn)
+
+    async def revoke_share_link(self, owner: str, conversation_id: str) -> bool:
+        def fn(s: Session) -> bool:
+            mine = (col(ShareLink.owner) == owner, col(ShareLink.conversation_id) == conversation_id)
+            result = s.execute(delete(ShareLink).where(*mine))
+            s.commit()
+            return bool(result.rowcount)
+
+        return await self._run(fn)
+
+    async def shared(self, token: str) -> tuple[Conversation, str] | None:
+        """The conversation a live link opens, and its owner's email ("" for a user without a row)."""
+
+        def fn(s: Session) -> tuple[Conversation, str] | None:
+            link = s.get(ShareLink, token)
+            conv = s.get(Conversation, link.conversation_id) if link is not None else None
+            if link is None or conv is None or conv.owner != link.owner:
+                return None
+            user = s.get(User, link.owner)
+            return conv, user.email if user is not None else ""
 
         return await self._run(fn)
 

@@ -18,6 +18,8 @@ PATHS = {
     "/api/v1/messages/{message_id}/stop",
     "/api/v1/search",
     "/api/v1/conversations/{conversation_id}/settings",
+    "/api/v1/conversations/{conversation_id}/share",
+    "/api/v1/shared/{token}",
     "/v1/chat/completions",
     "/v1/models",
 }
