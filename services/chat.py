@@ -16,7 +16,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from services import events, transfer
 from services.changes import Changed, Changes
 from services.checkpoints import CheckpointWriter
-from services.context import answer_versions, build_prompt, shown_version, visible_history
+from services.context import (
+    answer_versions,
+    build_prompt,
+    history_to,
+    question_versions,
+    shown_version,
+    visible_history,
+)
 from services.errors import storage_reason
 from services.generation import Generation, GenerationHub
 from services.limits import Admission, LimitExceeded, Limits
@@ -92,12 +99,14 @@ class Exported:
 
 @dataclass(frozen=True)
 class Turn:
-    """A question, every version of its answer (oldest first), the one shown, and its HTML once finished."""
+    """A question, every version of its answer (oldest first), the one shown, its HTML once finished,
+    and every version of the question."""
 
     question: Message
     versions: list[Message]
     answer: Message | None
     html: str | None
+    edits: list[Message]  # every version of the question (edits branch the thread), oldest first
 
 
 @dataclass(frozen=True)
@@ -175,13 +184,40 @@ class ChatService:
         self, owner: str, conversation_id: str | None, text: str, stream: bool = True, *, create: bool = True
     ) -> Sent:
         """The user's message is committed before anything goes upstream, so it is never lost.
-        An unknown conversation is started afresh, or with `create=False` (the API) is `NotFound`."""
+        An unknown conversation is started afresh, or with `create=False` (the API) is `NotFound`.
+        It continues the visible branch."""
+        return await self._turn(owner, conversation_id, text, stream, create=create)
+
+    async def edit(self, owner: str, message_id: int, text: str, stream: bool = True) -> Sent:
+        """A new version of a question and an answer to it: a new branch from that point, shown from now
+        on; what followed the old version stays in the old branch. Checked and refused like a send."""
+        msg = await self.store.get_message(owner, message_id)
+        if msg is None or msg.role != Role.USER:
+            raise NotFound("That message no longer exists.")
+        return await self._turn(owner, msg.conversation_id, text, stream, create=False, edit_of=message_id)
+
+    async def pick(self, owner: str, message_id: int) -> None:
+        """Show this version of a question or an answer (and so its branch) from now on."""
+        with self._storage("The choice could not be saved"):
+            if not await self.store.pick(owner, message_id):
+                raise NotFound("That message no longer exists.")
+
+    async def _turn(
+        self,
+        owner: str,
+        conversation_id: str | None,
+        text: str,
+        stream: bool,
+        *,
+        create: bool,
+        edit_of: int | None = None,
+    ) -> Sent:
         text = self.validate(text)
         title = make_title(text)
         reserved = self._reserved(owner, conversation_id) if conversation_id else contextlib.nullcontext()
         with self._admitted(owner) as admission, self._storage("Your message could not be saved"), reserved:
             turn = await self.store.start_turn(
-                owner, conversation_id, text, title=title, model=self.backend.model, create=create
+                owner, conversation_id, text, title=title, model=self.backend.model, create=create, edit_of=edit_of
             )
             if turn is None:
                 raise NotFound("That conversation does not exist.")
@@ -290,17 +326,15 @@ class ChatService:
     async def _generate(
         self, owner: str, conv: Conversation, assistant: Message, stream: bool, thread: list[Message] | None = None
     ) -> Generation:
-        """The prompt is the conversation's system prompt and the visible history up to the question
-        this answer replies to (from `thread`, the conversation's messages, when the caller has just
-        read them); the conversation's model, temperature and length limit go with it."""
+        """The prompt is the conversation's system prompt and the branch up to the question this answer
+        replies to (from `thread`, the conversation's messages, when the caller has just read them); the
+        conversation's model, temperature and length limit go with it."""
         history = thread if thread is not None else await self.store.list_messages(owner, conv.id)
-        upto = [
-            m for m in history if m.id is not None and assistant.reply_to is not None and m.id <= assistant.reply_to
-        ]
+        upto = history_to(history, assistant.reply_to) if assistant.reply_to is not None else []
         budget = min(self.settings.context_token_budget, self.backend.prompt_token_limit or 1 << 30)
         steering = Steering.of(conv)
         system_prompt = steering.system_prompt if steering.system_prompt is not None else self.settings.system_prompt
-        prompt = build_prompt(system_prompt, visible_history(upto), budget)
+        prompt = build_prompt(system_prompt, upto, budget)
         assert assistant.id is not None
         overrides = request_overrides(steering, self.backend.token_limit_key)
         return self._start(owner, conv.id, assistant.id, prompt, stream, overrides)
@@ -401,18 +435,26 @@ class ChatService:
         and `max_chars`): each question with the version of its answer `chosen` maps it to, else the
         newest, and that version's HTML if it is finished (rendered off the loop when not cached).
         Running answers keep their stored text: follow them for the rest. Raises `NotFound`."""
+        picked = set(chosen.values()) if chosen else set()
         messages, more = await self.store.list_turns(
-            owner, conversation_id, limit=limit, max_chars=max_chars, before=before, since=since
+            owner, conversation_id, limit=limit, max_chars=max_chars, before=before, since=since, chosen=picked
         )
         if not messages and await self.store.get_conversation(owner, conversation_id) is None:
             raise NotFound("That conversation does not exist.")
-        versions, chosen = answer_versions(messages), chosen or {}
-        questions = [(m, m.id) for m in messages if m.role == Role.USER and m.id is not None]
-        shown = [shown_version(versions.get(qid, []), chosen.get(qid)) for _, qid in questions]
+        versions, edits = answer_versions(messages), question_versions(messages)
+        questions = [q for group in edits.values() if (q := shown_version(group, picked)) and q.id is not None]
+        questions.sort(key=lambda q: q.id or 0)
+        shown = [shown_version(versions.get(q.id or 0, []), picked) for q in questions]
         html = await self.rendered.html_for(owner, [a for a in shown if a]) if self.rendered is not None else {}
         turns = [
-            Turn(q, versions.get(qid, []), a, html.get(a.id) if a is not None and a.id is not None else None)
-            for (q, qid), a in zip(questions, shown, strict=True)
+            Turn(
+                q,
+                versions.get(q.id or 0, []),
+                a,
+                html.get(a.id) if a is not None and a.id is not None else None,
+                edits.get(q.parent_id, [q]),
+            )
+            for q, a in zip(questions, shown, strict=True)
         ]
         return Thread(turns, more)
 
@@ -662,6 +704,7 @@ class ChatService:
                 if m["role"] in (Role.USER, Role.ASSISTANT):
                     row = Message(conversation_id=conv.id, owner=owner, role=m["role"], content=m["content"])
                     row.reply_to = reply_to if m["role"] == Role.ASSISTANT else None
+                    row.parent_id = reply_to if m["role"] == Role.USER else None
                     row = await self.store.add_message(row)
                     reply_to = row.id if row.role == Role.USER else reply_to
             assistant = await self._answer_row(owner, conv.id, reply_to)

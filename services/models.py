@@ -92,6 +92,11 @@ class Message(SQLModel, table=True):
     status: str = Status.DONE  # a Status
     # An assistant message answers one user message; regenerated answers share it (versions).
     reply_to: int | None = Field(default=None, index=True)
+    # A user message follows the question before it in its branch (None: the first question); versions
+    # of a question (edits) share it. Answers leave it None: they hang off `reply_to`.
+    parent_id: int | None = Field(default=None, index=True)
+    # When the reader last switched to this version: the shown one survives a reload (services/context.py).
+    picked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     model: str = Field(default="", sa_type=CleanText)
     finish_reason: str = Field(default="", sa_type=CleanText)
     error: str = Field(default="", sa_type=CleanText)

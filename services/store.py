@@ -12,18 +12,19 @@ import contextvars
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, event, func, text, update
+from sqlalchemy import bindparam, delete, event, false, func, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, create_engine, select
 
 from services import migrations
+from services.context import visible_history
 from services.models import (
     UNTITLED,
     ChatDefaults,
@@ -407,12 +408,22 @@ class Store:
         return await self._run(fn)
 
     async def start_turn(
-        self, owner: str, conversation_id: str | None, text: str, *, title: str, model: str, create: bool
+        self,
+        owner: str,
+        conversation_id: str | None,
+        text: str,
+        *,
+        title: str,
+        model: str,
+        create: bool,
+        edit_of: int | None = None,
     ) -> tuple[Conversation, Message, Message, list[Message]] | None:
         """A question and its `streaming` answer row in one transaction (one thread hop instead of
         five: a send waited behind every checkpoint in the pool once per hop). The conversation is
         this owner's `conversation_id`, or with `create` a new one titled `title`; None if it is
-        neither. Returns it (moved to the top), the question, the answer row, and the whole thread."""
+        neither. The question follows the visible thread's last one, or with `edit_of` is a new
+        version of that question of this conversation (None if it is not one). Returns the
+        conversation (moved to the top), the question, the answer row, and the whole thread."""
 
         def fn(s: Session) -> tuple[Conversation, Message, Message, list[Message]] | None:
             conv = s.get(Conversation, conversation_id) if conversation_id else None
@@ -420,13 +431,19 @@ class Store:
                 if not create:
                     return None
                 conv = _new_conversation(s, owner, title)
-            elif (
-                conv.title == UNTITLED
-                and not s.exec(select(Message.id).where(Message.conversation_id == conv.id)).first()
-            ):
+            mine = (col(Message.owner) == owner, col(Message.conversation_id) == conv.id)
+            thread = list(s.exec(select(Message).where(*mine).order_by(col(Message.id))))
+            if not thread and conv.title == UNTITLED:
                 conv.title = title  # started empty (from its settings, say): named by its first message
+            if edit_of is None:
+                parent = next((m.id for m in reversed(visible_history(thread)) if m.role == Role.USER), None)
+            else:
+                old = next((m for m in thread if m.id == edit_of and m.role == Role.USER), None)
+                if old is None:
+                    return None
+                parent = old.parent_id
             conv.updated_at = utcnow()
-            user = Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text)
+            user = Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text, parent_id=parent)
             s.add_all([conv, user])
             s.flush()
             answer = Message(
@@ -439,11 +456,13 @@ class Store:
             )
             s.add(answer)
             s.commit()
-            mine = (col(Message.owner) == owner, col(Message.conversation_id) == conv.id)
-            thread = list(s.exec(select(Message).where(*mine).order_by(col(Message.id))))
-            return conv, user, answer, thread
+            return conv, user, answer, [*thread, user, answer]
 
         return await self._run(fn)
+
+    async def pick(self, owner: str, message_id: int) -> bool:
+        """Show this version (of a question or an answer) from now on, also after a reload."""
+        return await self.update_message(owner, message_id, picked_at=utcnow())
 
     async def get_message(self, owner: str, message_id: int) -> Message | None:
         def fn(s: Session) -> Message | None:
@@ -472,42 +491,51 @@ class Store:
         max_chars: int | None = None,
         before: int | None = None,
         since: int | None = None,
+        chosen: Collection[int] = (),
     ) -> tuple[list[Message], bool]:
-        """One page of a thread: the newest questions with id < `before` (or all from `since` on), at
-        most `limit` of them and, past the first, no more than `max_chars` of text with their answers;
-        each with every version of its answer, in id order; and whether older questions exist.
-        Long threads are opened page by page, never read whole."""
+        """One page of the visible thread (services/context.py, with the versions in `chosen` shown): its
+        newest questions with id < `before` (or all from `since` on), at most `limit` of them and, past
+        the first, no more than `max_chars` of text with their answers; each with every version of
+        itself and of its answer, in id order; and whether older questions exist on the thread.
+        The tree is read without text (ids and links only); only the page's rows are read whole."""
 
         def fn(s: Session) -> tuple[list[Message], bool]:
             mine = (col(Message.owner) == owner, col(Message.conversation_id) == conversation_id)
-            stmt = select(Message).where(*mine, col(Message.role) == Role.USER)
-            if before is not None:
-                stmt = stmt.where(col(Message.id) < before)
-            if since is not None:
-                stmt = stmt.where(col(Message.id) >= since)
-            questions = list(s.exec(stmt.order_by(col(Message.id).desc()).limit(limit)))
-            answers: dict[int | None, list[Message]] = {}
-            if questions:
-                stmt = select(Message).where(
-                    *mine, col(Message.role) == Role.ASSISTANT, col(Message.reply_to).in_([q.id for q in questions])
-                )
-                for a in s.exec(stmt):
-                    answers.setdefault(a.reply_to, []).append(a)
+            links = (Message.id, Message.role, Message.parent_id, Message.reply_to)
+            stamps = (Message.created_at, Message.picked_at)
+            stmt = select(*links, *stamps).where(*mine)
+            tree = [Message(**row._asdict()) for row in s.exec(stmt)]  # type: ignore[call-overload]
+            path = [m.id for m in visible_history(tree, chosen) if m.role == Role.USER and m.id is not None]
+            window = [i for i in path if (before is None or i < before) and (since is None or i >= since)]
+            picked = window[::-1][:limit] if limit is not None else window[::-1]
+            if not picked:
+                return [], False
+            parents = [m.parent_id for m in tree if m.id in set(picked)]
+            asks = (col(Message.role) == Role.USER) & (
+                col(Message.parent_id).in_([p for p in parents if p is not None])
+                | (col(Message.parent_id).is_(None) if None in parents else false())
+            )
+            replies = (col(Message.role) == Role.ASSISTANT) & col(Message.reply_to).in_(picked)
+            rows = {m.id: m for m in s.exec(select(Message).where(*mine, asks | replies))}
+            by_parent: dict[int | None, list[Message]] = {}
+            by_question: dict[int | None, list[Message]] = {}
+            for m in rows.values():
+                if m.role == Role.USER:
+                    by_parent.setdefault(m.parent_id, []).append(m)
+                else:
+                    by_question.setdefault(m.reply_to, []).append(m)
             page: list[Message] = []
             chars = 0
-            for q in questions:  # newest first
-                turn = [q, *answers.get(q.id, [])]
-                chars += sum(len(m.content) for m in turn)
+            first = picked[0]
+            for qid in picked:  # newest first
+                q = rows[qid]
+                turn = [*by_parent.get(q.parent_id, []), *by_question.get(qid, [])]
+                chars += len(q.content) + sum(len(m.content) for m in by_question.get(qid, []))
                 if page and max_chars is not None and chars > max_chars:
                     break
                 page.extend(turn)
-            if not page:
-                return [], False
-            first = min(m.id or 0 for m in page if m.role == Role.USER)
-            older = s.exec(
-                select(Message.id).where(*mine, col(Message.role) == Role.USER, col(Message.id) < first).limit(1)
-            ).first()
-            return sorted(page, key=lambda m: m.id or 0), older is not None
+                first = qid
+            return sorted(page, key=lambda m: m.id or 0), path[0] < first
 
         return await self._run(fn)
 

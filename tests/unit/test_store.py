@@ -69,9 +69,12 @@ async def test_turns_are_read_newest_page_first_with_every_answer_version(db_url
     store = Store(db_url)
     conv = await store.create_conversation("o")
     other = await store.create_conversation("o")
-    questions = []
+    questions: list[Message] = []
     for i in range(5):
-        q = await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}"))
+        parent = questions[-1].id if questions else None
+        q = await store.add_message(
+            Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}", parent_id=parent)
+        )
         await store.add_message(Message(conversation_id=other.id, owner="o", role="user", content="elsewhere"))
         await store.add_message(
             Message(conversation_id=conv.id, owner="o", role="assistant", content=f"a{i}", reply_to=q.id)
@@ -96,8 +99,12 @@ async def test_turns_are_read_newest_page_first_with_every_answer_version(db_url
 async def test_a_page_is_bounded_by_text_but_always_holds_one_turn(db_url: str) -> None:
     store = Store(db_url)
     conv = await store.create_conversation("o")
+    q = None
     for i, size in enumerate([10, 10, 5_000, 100, 100]):
-        q = await store.add_message(Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}"))
+        parent = q.id if q else None
+        q = await store.add_message(
+            Message(conversation_id=conv.id, owner="o", role="user", content=f"q{i}", parent_id=parent)
+        )
         await store.add_message(
             Message(conversation_id=conv.id, owner="o", role="assistant", content="x" * size, reply_to=q.id)
         )
