@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from nicegui import app, background_tasks, ui
@@ -324,7 +325,7 @@ class ChatPage:
         """Each question, then the version of its answer this tab shows."""
         added: list[ui.element] = []
         for turn in thread.turns:
-            added.append(UserMessage(turn.question))
+            added.append(self._question(turn.question, turn.edits))
             if turn.answer is not None:
                 is_last = newest and turn is thread.turns[-1]
                 added.append(self._add_answer(turn.answer, turn.versions, is_last=is_last, html=turn.html))
@@ -482,7 +483,7 @@ class ChatPage:
             view.set_last(False)
         with self.thread:
             if sent.user_message is not None:
-                UserMessage(sent.user_message)
+                self._question(sent.user_message, [sent.user_message])
             view = self._add_answer(sent.assistant_message, [sent.assistant_message], is_last=True)
         self._attach_running([view])
 
@@ -514,13 +515,36 @@ class ChatPage:
             self.selected.pop(message.reply_to, None)
         await self._rerun(lambda: self.chat.regenerate(self.owner, message.id or -1, stream=self._streaming()))
 
-    async def _rerun(self, action: Callable[[], Awaitable[Sent]]) -> None:
+    async def _rerun(self, action: Callable[[], Awaitable[Sent]], *, branch: bool = False) -> bool:
+        """`branch`: the answer starts a new branch (an edit), so the page shows it from its newest turns."""
         async with self.busy:
             sent = await self._attempt(action, "The answer was not restarted; try again.")
             if sent is None:
-                return
+                return False
+            if branch:
+                self.oldest = None
             await self._render_thread()
             self._attach_running()  # the new answer live; one that ended, from memory until it is saved
+        return True
+
+    def _question(self, message: Message, edits: list[Message]) -> UserMessage:
+        return UserMessage(message, edits=edits, on_edit=self._edit, on_pick=self._show_branch)
+
+    async def _edit(self, message: Message, text: str) -> bool:
+        edit = partial(self.chat.edit, self.owner, message.id or -1, text, stream=self._streaming())
+        return await self._rerun(edit, branch=True)
+
+    async def _show_branch(self, question: Message) -> None:
+        """Another version of a question shows its own continuation: the whole thread below it changes."""
+        async with self.busy:
+            try:
+                await self.chat.pick(self.owner, question.id or -1)
+            except ChatError as exc:
+                ui.notify(str(exc), type="warning")
+                return
+            self.oldest = None
+            await self._render_thread()
+            self._attach_running()
 
     async def _show_version(self, message: Message) -> None:
         """Swap one answer for another version of it in place: rebuilding a long thread would stall."""
@@ -528,6 +552,8 @@ class ChatPage:
         if question is None or message.id is None:
             return
         self.selected[question] = message.id
+        with contextlib.suppress(ChatError):  # follow-ups are prompted with the version the reader sees
+            await self.chat.pick(self.owner, message.id)
         async with self.busy:
             old = next((v for v in self.views.values() if v.message.reply_to == question), None)
             if old is None or old.is_deleted or self.conversation_id is None:

@@ -33,15 +33,84 @@ UNSAVED_NOTE = (
 )
 
 
-class UserMessage(ui.element):
-    """The question exactly as typed: shown as text, never interpreted as markdown or HTML."""
+Edit = Callable[[Message, str], Awaitable[bool]]
 
-    def __init__(self, message: Message) -> None:
+
+def version_switcher(versions: list[Message], current: Message, on_pick: Action) -> None:
+    """‹ 2/3 ›, for the versions of an answer (regenerated) or of a question (edited: a branch each)."""
+    if len(versions) < 2:
+        return
+    index = next((i for i, v in enumerate(versions) if v.id == current.id), len(versions) - 1)
+    prev_v = versions[index - 1] if index > 0 else None
+    next_v = versions[index + 1] if index + 1 < len(versions) else None
+    with ui.row().classes("items-center gap-0 msg-versions"):
+        ui.button("‹", on_click=lambda: prev_v and on_pick(prev_v)).props(
+            "flat dense aria-label='Previous version'"
+        ).set_enabled(prev_v is not None)
+        ui.label(f"{index + 1}/{len(versions)}").classes("text-xs").props("data-testid=version")
+        ui.button("›", on_click=lambda: next_v and on_pick(next_v)).props(
+            "flat dense aria-label='Next version'"
+        ).set_enabled(next_v is not None)
+
+
+class UserMessage(ui.element):
+    """The question exactly as typed: shown as text, never interpreted as markdown or HTML.
+
+    With `on_edit`, "Edit" turns it into a box: "Save and send" makes a new version of the question
+    (a new branch, answered afresh), "Cancel" or Esc puts it back as it was. The box stays with the
+    text when the page refuses (an answer is running, a limit is reached)."""
+
+    def __init__(
+        self,
+        message: Message,
+        *,
+        edits: list[Message] | None = None,
+        on_edit: Edit | None = None,
+        on_pick: Action | None = None,
+    ) -> None:
         super().__init__("div")
-        self.props(f"data-role={Role.USER} data-status={message.status} data-message-id={message.id}")
-        self.classes("msg msg-user self-end")
+        self.message, self._on_edit = message, on_edit
+        self.classes("msg-user-turn")
         with self:
-            ui.label(message.content).classes("whitespace-pre-wrap break-words")
+            # The message element (data-role, data-status) is the bubble: its text is exactly the question.
+            self.bubble = ui.label(message.content).classes("msg msg-user whitespace-pre-wrap break-words")
+            self.bubble.props(f"data-role={Role.USER} data-status={message.status} data-message-id={message.id}")
+            if on_edit is None:
+                return
+            with ui.row().classes("msg-actions items-center gap-0") as self.actions:
+                if on_pick is not None:
+                    version_switcher(edits or [message], message, on_pick)
+                ui.button(icon="edit", on_click=self._start_edit).props(
+                    "flat dense round size=sm aria-label=Edit"
+                ).tooltip("Edit")
+            self.editor = ui.column().classes("w-full gap-1 msg-editor")
+            self.editor.set_visibility(False)
+
+    def start_edit(self) -> None:
+        self._start_edit()
+
+    def _start_edit(self) -> None:
+        self.editor.clear()
+        with self.editor:
+            box = ui.textarea("Edit message", value=self.message.content).props("outlined autogrow autofocus")
+            box.classes("w-full").on("keydown.esc", self._cancel)
+            with ui.row().classes("w-full justify-end gap-2"):
+                ui.button("Cancel", on_click=self._cancel).props("flat no-caps")
+                save = ui.button("Save and send", on_click=lambda: self._save(box))
+                save.props("unelevated no-caps")
+        self.bubble.set_visibility(False)
+        self.actions.set_visibility(False)
+        self.editor.set_visibility(True)
+
+    def _cancel(self) -> None:
+        self.editor.set_visibility(False)
+        self.editor.clear()
+        self.bubble.set_visibility(True)
+        self.actions.set_visibility(True)
+
+    async def _save(self, box: ui.textarea) -> None:
+        assert self._on_edit is not None
+        await self._on_edit(self.message, box.value or "")  # on success the page shows the new branch
 
 
 class AssistantMessage(ui.element):
@@ -219,18 +288,7 @@ class AssistantMessage(ui.element):
         self.retry_btn.props("flat dense no-caps color=negative")
         self.regen_btn = ui.button(icon="autorenew", on_click=lambda: self._on_regenerate(self.message))
         self.regen_btn.props("flat dense round aria-label=Regenerate").tooltip("Regenerate")
-        if len(self.versions) > 1:
-            index = next((i for i, v in enumerate(self.versions) if v.id == self.message.id), len(self.versions) - 1)
-            prev_v = self.versions[index - 1] if index > 0 else None
-            next_v = self.versions[index + 1] if index + 1 < len(self.versions) else None
-            with ui.row().classes("items-center gap-0 msg-versions"):
-                ui.button("‹", on_click=lambda: prev_v and self._on_version(prev_v)).props(
-                    "flat dense aria-label='Previous version'"
-                ).set_enabled(prev_v is not None)
-                ui.label(f"{index + 1}/{len(self.versions)}").classes("text-xs").props("data-testid=version")
-                ui.button("›", on_click=lambda: next_v and self._on_version(next_v)).props(
-                    "flat dense aria-label='Next version'"
-                ).set_enabled(next_v is not None)
+        version_switcher(self.versions, self.message, self._on_version)
 
     def set_last(self, is_last: bool) -> None:
         """Only the newest answer offers Regenerate."""

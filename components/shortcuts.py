@@ -14,6 +14,7 @@ SHORTCUTS = (
     ("Ctrl+K", "Search conversations"),
     ("Esc", "Stop the answer"),
     ("Ctrl+Shift+C", "Copy the last answer"),
+    ("↑ in an empty message box", "Edit your last message"),
     ("?", "Show these shortcuts"),
 )
 SHOW_EVENT = "streamchat_shortcuts"
@@ -36,6 +37,10 @@ document.addEventListener("keydown", (e) => {
     if (copy) { e.preventDefault(); copy.click(); }
   } else if (e.key === "Escape" && !document.querySelector(".q-dialog") && !e.target.closest?.(".composer")) {
     click('button[aria-label="Stop"]');  // the composer says Stop itself while it has the focus
+  } else if (e.key === "ArrowUp" && !ctrl && !e.shiftKey && !e.altKey
+             && e.target.classList?.contains("composer-input") && !e.target.value) {
+    const edits = document.querySelectorAll('.msg-user-turn button[aria-label="Edit"]');
+    if (edits.length) { e.preventDefault(); edits[edits.length - 1].click(); }
   } else if (e.key === "?" && !typing && !ctrl && !e.altKey) {
     e.preventDefault(); emitEvent("streamchat_shortcuts");  // SHOW_EVENT
   }

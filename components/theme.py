@@ -8,6 +8,8 @@ CSS = """
 body { font-size: 15px; }
 .thread { max-width: 48rem; margin: 0 auto; width: 100%; padding: 1rem 1rem 2rem; gap: 1.1rem; }
 .msg { max-width: 100%; line-height: 1.6; overflow-wrap: anywhere; }
+.msg-user-turn { align-self: stretch; display: flex; flex-direction: column; align-items: flex-end; gap: .1rem; }
+.msg-user-turn .msg-actions { opacity: .6; }
 .msg-user { align-self: flex-end; max-width: 80%; background: #eef2f7; color: #111827;
   border-radius: 1.1rem; padding: .55rem 1rem; }
 body.body--dark .msg-user { background: #2b3340; color: #e5e7eb; }

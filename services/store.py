@@ -301,8 +301,8 @@ class Store:
     async def import_conversations(self, owner: str, items: list[tuple[Conversation, list[Message]]]) -> list[str]:
         """Each conversation with its messages, all in one transaction: a failure imports nothing.
 
-        Conversations and messages get new ids; an answer's `reply_to` comes in as the position of its
-        question in that conversation's list and is mapped to the question's new id."""
+        Conversations and messages get new ids; an answer's `reply_to` and a question's `parent_id` come
+        in as positions in that conversation's list and are mapped to the new ids."""
 
         def fn(s: Session) -> list[str]:
             created: list[str] = []
@@ -314,6 +314,7 @@ class Store:
                 for msg in messages:
                     msg.owner, msg.conversation_id = owner, conv.id
                     msg.reply_to = new_ids[msg.reply_to] if msg.reply_to is not None else None
+                    msg.parent_id = new_ids[msg.parent_id] if msg.parent_id is not None else None
                     s.add(msg)
                     s.flush()
                     new_ids.append(msg.id)

@@ -54,6 +54,8 @@ class ExportedMessage(_Part):
     content: str = Field(max_length=MAX_CONTENT_CHARS)
     status: Status = Status.DONE
     reply_to: int | None = Field(default=None, ge=0)  # the position of the question an answer replies to
+    parent: int | None = Field(default=None, ge=0)  # a question's: the position of the question it follows
+    picked_at: UtcDatetime | None = None  # when the reader last switched to this version
     model: str = ""
     finish_reason: str = ""
     error: str = ""
@@ -106,6 +108,8 @@ def to_exported(conv: Conversation, messages: list[Message]) -> ExportedConversa
                 content=m.content,
                 status=Status(m.status),
                 reply_to=position.get(m.reply_to) if m.reply_to is not None else None,
+                parent=position.get(m.parent_id) if m.parent_id is not None else None,
+                picked_at=m.picked_at,
                 model=m.model,
                 finish_reason=m.finish_reason,
                 error=m.error,
@@ -161,17 +165,26 @@ def parse_import(data: bytes) -> list[tuple[Conversation, list[Message]]]:
 
 
 def _rows(conv: ExportedConversation, n: int) -> tuple[Conversation, list[Message]]:
+    """Links come in as positions in the list (the store maps them to the new ids). A file from before
+    branching has no `parent`: each question then follows the one before it, as it did then."""
     messages: list[Message] = []
+    branched = any("parent" in m.model_fields_set for m in conv.messages if m.role == "user")
+    previous: int | None = None
     for i, m in enumerate(conv.messages):
         if m.id != i:
             raise BadImport(f"Conversation {n}: message ids must count up from 0; message {i} has id {m.id}.")
         question = m.reply_to is not None and m.reply_to < i and conv.messages[m.reply_to].role == "user"
         if m.role == "assistant" and m.reply_to is not None and not question:
             raise BadImport(f"Conversation {n}: answer {i} replies to {m.reply_to}, not an earlier question.")
+        follows = m.parent is not None and m.parent < i and conv.messages[m.parent].role == "user"
+        if m.role == "user" and m.parent is not None and not follows:
+            raise BadImport(f"Conversation {n}: question {i} follows {m.parent}, not an earlier question.")
         status = Status.INTERRUPTED if m.status == Status.STREAMING else m.status  # nothing runs it here
-        fields = m.model_dump(exclude={"id", "status", "usage"}) | m.usage.model_dump()
+        fields = m.model_dump(exclude={"id", "status", "usage", "parent"}) | m.usage.model_dump()
         if m.role == "user":
             fields["reply_to"] = None
+            fields["parent_id"] = m.parent if branched else previous
+            previous = i
         messages.append(Message(conversation_id="", owner="", status=status, **fields))
     steering = conv.settings.model_dump() if conv.settings is not None else {}
     row = Conversation(owner="", title=conv.title, pinned=conv.pinned, created_at=conv.created_at, **steering)

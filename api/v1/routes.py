@@ -14,7 +14,7 @@ from api.deps import key_owner
 from api.problems import Problem, documented, of_chat_error, read_json
 from api.v1.wire import NDJSON, SSE, STREAM_HEADERS, encode, until_done
 from services.api_keys import ApiKeys
-from services.chat import ChatError, ChatService
+from services.chat import ChatError, ChatService, Sent
 from services.events import usage_of
 from services.models import Conversation, Message
 from services.search import SearchHit
@@ -35,6 +35,7 @@ def message_json(msg: Message) -> dict[str, Any]:
         "content": msg.content,
         "status": str(msg.status),
         "reply_to": msg.reply_to,
+        "parent_id": msg.parent_id,
         "model": msg.model,
         "finish_reason": msg.finish_reason,
         "error": msg.error,
@@ -208,14 +209,36 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
         owner: str = Depends(owner_of),
         accept: str = Header(default="*/*"),
     ) -> Response:
+        content, media_type = await asked(request, accept)
+        sent = await call(chat.send(owner, conversation_id, content, stream=media_type is not None, create=False))
+        return await answered(owner, sent, media_type)
+
+    @r.post(
+        "/messages/{message_id}/edit",
+        summary="Edit a question: a new branch from that point, answered like a send",
+        description='Body and answer as for sending: `{"content": "...", "stream": true}`. The question gets a new '
+        "version (`parent_id` as the old one's); what followed the old version stays in its branch, which the "
+        "conversation shows again if that version is picked. 404 for an answer's id or another user's.",
+        responses={200: {"content": {SSE: {}, NDJSON: {}}}},
+    )
+    async def edit(
+        message_id: int, request: Request, owner: str = Depends(owner_of), accept: str = Header(default="*/*")
+    ) -> Response:
+        content, media_type = await asked(request, accept)
+        sent = await call(chat.edit(owner, message_id, content, stream=media_type is not None))
+        return await answered(owner, sent, media_type)
+
+    async def asked(request: Request, accept: str) -> tuple[str, str | None]:
+        """The content, and the stream's media type (None: one JSON answer once it ended)."""
         body = await read_json(request, body_limit)
         content, stream = body.get("content"), body.get("stream", True)
         if not isinstance(content, str):
             raise Problem(422, "`content` must be a string.", "invalid_content")
         if not isinstance(stream, bool):
             raise Problem(422, "`stream` must be true or false.", "invalid_stream")
-        media_type = stream_type(accept) if stream else None
-        sent = await call(chat.send(owner, conversation_id, content, stream=media_type is not None, create=False))
+        return content, stream_type(accept) if stream else None
+
+    async def answered(owner: str, sent: Sent, media_type: str | None) -> Response:
         message_id = sent.assistant_message.id
         assert message_id is not None
         events = await call(chat.subscribe(owner, message_id))

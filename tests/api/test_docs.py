@@ -20,6 +20,7 @@ PATHS = {
     "/api/v1/conversations/{conversation_id}/settings",
     "/api/v1/conversations/{conversation_id}/share",
     "/api/v1/shared/{token}",
+    "/api/v1/messages/{message_id}/edit",
     "/v1/chat/completions",
     "/v1/models",
 }

@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from services import migrations
+from services.context import visible_history
 from services.models import Status
 from services.store import Store, close_database, make_engine
 
@@ -153,3 +155,27 @@ def test_instances_starting_together_on_postgres_migrate_once(postgres_url: str)
     finally:
         for engine in engines:
             engine.dispose()
+
+
+async def test_threads_made_before_branching_are_the_same_visible_thread_after(tmp_path: Path) -> None:
+    """0008 links every existing question to the one before it: nothing turns into a version."""
+    url = f"sqlite:///{tmp_path / 'linear.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg = migrations.config(conn)
+        command.upgrade(cfg, "0007")
+        at = "2026-11-21 10:00:00.000000"
+        conn.execute(text("INSERT INTO conversation (id, owner, title, pinned, created_at, updated_at)"
+                          " VALUES ('c1', 'alice', 'Trip', 0, :at, :at)"), {"at": at})
+        rows = [(1, "user", "plan", None), (2, "assistant", "a1", 1), (3, "user", "sea", None),
+                (4, "assistant", "a2", 3), (5, "assistant", "a2 again", 3), (6, "user", "June", None)]
+        for mid, role, content, reply_to in rows:
+            conn.execute(text("INSERT INTO message (id, conversation_id, owner, role, content, status, reply_to, model,"
+                              " finish_reason, error, created_at, updated_at) VALUES (:id, 'c1', 'alice', :role,"
+                              " :content, 'done', :reply_to, '', '', '', :at, :at)"),
+                         {"id": mid, "role": role, "content": content, "reply_to": reply_to, "at": at})
+    engine.dispose()
+    store = Store(url)  # start-up upgrades to head
+    messages = await store.list_messages("alice", "c1")
+    assert {m.id: m.parent_id for m in messages if m.role == "user"} == {1: None, 3: 1, 6: 3}
+    assert [m.content for m in visible_history(messages)] == ["plan", "a1", "sea", "a2 again", "June"]

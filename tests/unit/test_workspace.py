@@ -19,7 +19,7 @@ from services.steering import Steering
 from services.transfer import MAX_IMPORT_BYTES, filename
 from tests.fake_upstream import FakeUpstream, Reply
 from tests.unit.test_chat_pages import two_versions
-from tests.unit.test_generation import make_chat, openai_settings
+from tests.unit.test_generation import finish, make_chat, openai_settings
 
 
 def without_volatile(export: str) -> dict:
@@ -178,3 +178,34 @@ async def test_a_streaming_answer_imports_as_interrupted(fake_upstream: FakeUpst
     _, messages = await chat.conversation("me", conv.id)
     assert [m.status for m in messages] == [Status.DONE, Status.INTERRUPTED]
     assert isinstance(conv, Conversation) and conv.updated_at.replace(tzinfo=UTC).year == 2026
+
+
+async def test_branches_round_trip_and_old_files_import_as_one_line(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "plan a trip")
+    await finish(chat, "me", sent.assistant_message.id)
+    conv = sent.conversation.id
+    follow = await chat.send("me", conv, "to the sea")
+    await finish(chat, "me", follow.assistant_message.id)
+    edited = await chat.edit("me", sent.user_message.id, "plan a trip to the mountains")
+    await finish(chat, "me", edited.assistant_message.id)
+    await chat.pick("me", sent.user_message.id)  # the old branch on screen
+
+    first = await chat.export("me", [conv])
+    assert await chat.import_conversations("you", first.content.encode()) == 1
+    [copy] = [c.id for c in await chat.conversations("you")]
+    assert without_volatile((await chat.export("you", [copy])).content) == without_volatile(first.content)
+    shown = [t.question.content for t in (await chat.thread("you", copy)).turns]
+    assert shown == ["plan a trip", "to the sea"]  # the branch that was on screen, with its follow-up
+    [turn, _] = (await chat.thread("you", copy)).turns
+    assert [e.content for e in turn.edits] == ["plan a trip", "plan a trip to the mountains"]
+
+    doc = json.loads(first.content)
+    for m in doc["conversations"][0]["messages"]:
+        m.pop("parent", None)  # a file from before branching
+    doc["conversations"][0]["messages"] = [m for m in doc["conversations"][0]["messages"] if m["id"] < 4]
+    assert await chat.import_conversations("old", json.dumps(doc).encode()) == 1
+    [old] = [c.id for c in await chat.conversations("old")]
+    assert [t.question.content for t in (await chat.thread("old", old)).turns] == ["plan a trip", "to the sea"]
