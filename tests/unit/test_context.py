@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from services.context import build_prompt, estimate_tokens, history_to, visible_history
 from services.models import Message, Status
 
-
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -62,7 +61,12 @@ def test_newest_message_is_kept_even_when_alone_over_budget() -> None:
 
 
 def test_only_the_newest_version_of_a_regenerated_answer_is_sent() -> None:
-    history = [msg(1, "user", "q"), msg(2, "assistant", "v1", 1), msg(3, "assistant", "v2", 1), msg(4, "user", "next", parent=1)]
+    history = [
+        msg(1, "user", "q"),
+        msg(2, "assistant", "v1", 1),
+        msg(3, "assistant", "v2", 1),
+        msg(4, "user", "next", parent=1),
+    ]
     assert texts(visible_history(history)) == ["q", "v2", "next"]
 
 
