@@ -7,8 +7,9 @@ official SDKs and existing tools read the message as they would from OpenAI.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -17,6 +18,8 @@ from starlette.responses import JSONResponse, Response
 
 from api.doors import route_path
 from services.chat import Busy, ChatError, NotFound, OverLimit, TooLong, Unavailable
+
+T = TypeVar("T")
 
 MEDIA_TYPE = "application/problem+json"
 API_PREFIXES = ("/api/", "/v1/")
@@ -47,6 +50,14 @@ def of_chat_error(exc: ChatError) -> Problem:
         if isinstance(exc, kind):
             return Problem(status, str(exc))
     return Problem(422, str(exc), "invalid_content")
+
+
+async def call(work: Awaitable[T]) -> T:
+    """Runs a service call; its refusal becomes the matching problem."""
+    try:
+        return await work
+    except ChatError as exc:
+        raise of_chat_error(exc) from None
 
 
 def problem_response(path: str, problem: Problem) -> JSONResponse:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.deps import key_owner
-from api.problems import Problem, documented, of_chat_error, read_json
+from api.problems import Problem, call, documented, of_chat_error, read_json
 from api.v1.wire import NDJSON, SSE, STREAM_HEADERS, encode, until_done
 from services.api_keys import ApiKeys
 from services.chat import ChatError, ChatService, Sent
@@ -87,12 +87,6 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
     r = APIRouter(prefix="/api/v1", tags=["API v1"], responses=documented(401, 404, 409, 413, 422, 429, 503))
     owner_of = key_owner(keys)
     body_limit = chat.settings.max_message_chars * 8 + BODY_SLACK
-
-    async def call(work: Any) -> Any:
-        try:
-            return await work
-        except ChatError as exc:
-            raise of_chat_error(exc) from None
 
     @r.get("/conversations", summary="List your conversations, newest first")
     async def list_conversations(owner: str = Depends(owner_of)) -> dict[str, Any]:

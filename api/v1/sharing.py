@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import key_owner
-from api.problems import documented, of_chat_error
+from api.problems import call, documented, of_chat_error
 from api.v1.routes import message_json
 from services.api_keys import ApiKeys
-from services.chat import ChatError, ChatService, NotFound
+from services.chat import ChatService, NotFound
 
 
 def link_url(request: Request, token: str) -> str:
@@ -29,10 +29,7 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
         "deployment can open it. 422 in AUTH_MODE=browser, where there is nobody else to share with.",
     )
     async def share(conversation_id: str, request: Request, owner: str = Depends(owner_of)) -> dict[str, str]:
-        try:
-            token = await chat.share(owner, conversation_id)
-        except ChatError as exc:
-            raise of_chat_error(exc) from None
+        token = await call(chat.share(owner, conversation_id))
         return {"url": link_url(request, token), "token": token}
 
     @r.delete(
@@ -42,11 +39,8 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
         description="The link stops working at once. 404 if it has none.",
     )
     async def unshare(conversation_id: str, owner: str = Depends(owner_of)) -> Response:
-        try:
-            if not await chat.unshare(owner, conversation_id):
-                raise NotFound("That conversation has no link.")
-        except ChatError as exc:
-            raise of_chat_error(exc) from None
+        if not await call(chat.unshare(owner, conversation_id)):
+            raise of_chat_error(NotFound("That conversation has no link."))
         return Response(status_code=204)
 
     @r.get(
@@ -56,10 +50,7 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
         "deployment. 404 for a revoked link or one that never existed.",
     )
     async def shared(token: str, _: str = Depends(owner_of)) -> dict[str, Any]:
-        try:
-            found = await chat.shared(token)
-        except ChatError as exc:
-            raise of_chat_error(exc) from None
+        found = await call(chat.shared(token))
         messages = [m for t in found.thread.turns for m in (t.question, t.answer) if m is not None]
         return {"title": found.title, "shared_by": found.sharer, "messages": [message_json(m) for m in messages]}
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from api.deps import key_owner
-from api.problems import Problem, documented, of_chat_error, read_json
+from api.problems import Problem, call, documented, read_json
 from services.api_keys import ApiKeys
-from services.chat import ChatError, ChatService
+from services.chat import ChatService
 from services.steering import MAX_SYSTEM_PROMPT_CHARS, Steering
 
 BODY_LIMIT = MAX_SYSTEM_PROMPT_CHARS * 8 + 4096  # escapes can make a character take several bytes
@@ -42,7 +42,7 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
     owner_of = key_owner(keys)
 
     async def described(owner: str, conversation_id: str, steering: Steering) -> dict[str, Any]:
-        usage = await chat.usage_totals(owner, conversation_id)
+        usage = await call(chat.usage_totals(owner, conversation_id))
         return {**steering.values(), "models": await chat.models(), "usage": vars(usage)}
 
     @r.get(
@@ -52,10 +52,7 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
         "it may choose from, and its `usage` totals `{answers, prompt_tokens, completion_tokens}`.",
     )
     async def get_settings(conversation_id: str, owner: str = Depends(owner_of)) -> dict[str, Any]:
-        try:
-            return await described(owner, conversation_id, await chat.steering(owner, conversation_id))
-        except ChatError as exc:
-            raise of_chat_error(exc) from None
+        return await described(owner, conversation_id, await call(chat.steering(owner, conversation_id)))
 
     @r.patch(
         "/conversations/{conversation_id}/settings",
@@ -65,10 +62,7 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
     )
     async def patch_settings(conversation_id: str, request: Request, owner: str = Depends(owner_of)) -> dict[str, Any]:
         body = await read_json(request, BODY_LIMIT)
-        try:
-            steering = patched(await chat.steering(owner, conversation_id), body)
-            return await described(owner, conversation_id, await chat.steer(owner, conversation_id, steering))
-        except ChatError as exc:
-            raise of_chat_error(exc) from None
+        steering = patched(await call(chat.steering(owner, conversation_id)), body)
+        return await described(owner, conversation_id, await call(chat.steer(owner, conversation_id, steering)))
 
     return r
