@@ -43,8 +43,12 @@ async def run(
     store = Store(url, threads=threads)
     conv = await store.create_conversation("bench", "bench")
     long = await store.create_conversation("bench", "long thread")
+    parent = None  # each question follows the one before (one branch)
     for i in range(40):
-        q = await store.add_message(Message(conversation_id=long.id, owner="bench", role="user", content=f"q{i}"))
+        q = await store.add_message(
+            Message(conversation_id=long.id, owner="bench", role="user", content=f"q{i}", parent_id=parent)
+        )
+        parent = q.id
         await store.add_message(
             Message(conversation_id=long.id, owner="bench", role="assistant", content="y" * 3000, reply_to=q.id)
         )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
+from services.context import visible_history
 from services.models import Conversation, Message
 from services.store import Store
 
@@ -40,11 +41,21 @@ def seed_turns(
     async def seed() -> None:
         store = Store(db_url)
         start = datetime.now(UTC) - timedelta(days=1)
+        shown = visible_history(await store.list_messages(owner, conversation_id))
+        parent = next((m.id for m in reversed(shown) if m.role == "user"), None)  # each follows the one before
         for i in range(turns):
             at = start + timedelta(seconds=i)
             q = await store.add_message(
-                Message(conversation_id=conversation_id, owner=owner, role="user", content=question(i), created_at=at)
+                Message(
+                    conversation_id=conversation_id,
+                    owner=owner,
+                    role="user",
+                    content=question(i),
+                    created_at=at,
+                    parent_id=parent,
+                )
             )
+            parent = q.id
             for text in answer(i):
                 await store.add_message(
                     Message(

@@ -284,7 +284,8 @@ def test_regenerate_keeps_earlier_versions_reachable(app_server, fake_upstream: 
     expect(last_answer(page)).to_contain_text("First version.")
     expect(last_answer(page).get_by_test_id("version")).to_have_text("1/2")
     page.reload()
-    expect(last_answer(page)).to_contain_text("Second version.")  # the newest is shown by default
+    expect(last_answer(page)).to_contain_text("First version.")  # the reader's choice is kept
+    expect(last_answer(page).get_by_test_id("version")).to_have_text("1/2")
     assert len(fake_upstream.requests) == 2
     assert fake_upstream.requests[1].messages[-1] == {"role": "user", "content": "Tell me something"}
 
