@@ -54,9 +54,14 @@ body.body--dark .msg-note-info { background: #1f2937; color: #cbd5e1; }
 STICK_TO_BOTTOM = """
 <script>
 (() => {
-  let follow = true, height = 0;
+  let follow = true, height = 0, last = scrollY;
+  // Following stops only when the reader moves up, and resumes at the bottom. Deciding it from the
+  // distance to the bottom alone lost it under load: by the time our own scrollTo's event arrived the
+  // answer had grown again, and the page read that as the reader leaving the bottom.
   addEventListener('scroll', () => {  // the live height: older turns may have been put in above since
-    follow = innerHeight + scrollY >= document.body.scrollHeight - 80;
+    if (innerHeight + scrollY >= document.body.scrollHeight - 80) follow = true;
+    else if (scrollY < last) follow = false;
+    last = scrollY;
   }, {passive: true});
   new ResizeObserver(() => {
     height = document.body.scrollHeight;
