@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     from services.users import Users
 
     make_data_dir_private(settings.streamchat_data_dir)
-    if problem := settings.identity_problem():
+    if problem := settings.identity_problem() or settings.cluster_problem():
         raise SystemExit(f"streamchat: {problem}")
     try:
         secret = storage_secret(settings)
@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     app.on_disconnect(lambda: ctx.chat.metrics.clients.dec())
     app.on_startup(lambda: warm_up(ctx))
     app.on_startup(ctx.loop_monitor.start)
+    app.on_startup(ctx.start_cluster)
     app.on_shutdown(ctx.close)
     # Quasar's bar flashed on every module NiceGUI fetches, an unnamed progressbar to screen readers.
     app.config.quasar_config["loadingBar"]["skipHijack"] = True

@@ -1,7 +1,8 @@
 """Tells every open tab of an owner that their conversation list changed (renamed, pinned, deleted,
 imported), so a second tab never shows a title that is gone or a link to a deleted conversation.
 
-In-process only, like the hub's started-answer watchers: one instance serves all tabs."""
+With several instances (services/cluster.py), `relay` passes each change on to the tabs of the
+other instances, which hear it through `notify_here`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ Watcher = Callable[[Changed], None]
 class Changes:
     def __init__(self) -> None:
         self._watchers: dict[str, set[Watcher]] = {}
+        self.relay: Callable[[str, Changed], None] | None = None
 
     def watch(self, owner: str, callback: Watcher) -> Callable[[], None]:
         """The callback runs inside the change, so it must only schedule work. Returns the unwatch function."""
@@ -41,6 +43,11 @@ class Changes:
         return unwatch
 
     def notify(self, owner: str, change: Changed) -> None:
+        self.notify_here(owner, change)
+        if self.relay is not None:
+            self.relay(owner, change)
+
+    def notify_here(self, owner: str, change: Changed) -> None:
         for callback in list(self._watchers.get(owner, ())):
             try:
                 callback(change)

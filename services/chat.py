@@ -251,16 +251,21 @@ class ChatService:
         return Sent(conv, None, assistant, gen)
 
     def stop(self, owner: str, message_id: int) -> bool:
+        """Stops the answer wherever it runs (another instance sees the request within a few ms)."""
         gen = self.hub.get(owner, message_id)
-        if gen is None or gen.done:
+        if gen is None:
+            return self.hub.cluster is not None and self.hub.cluster.stop(owner, message_id)
+        if gen.done:
             return False
         gen.stop()
         return True
 
     def busy(self, owner: str, conversation_id: str) -> bool:
-        """An answer is running, or one is being started, in this conversation."""
+        """An answer is running, or one is being started, in this conversation (here or, as far as this
+        instance has heard, on another)."""
         running = any(not g.done for g in self.hub.for_conversation(owner, conversation_id))
-        return running or (owner, conversation_id) in self._starting
+        elsewhere = self.hub.cluster is not None and self.hub.cluster.running_elsewhere(owner, conversation_id)
+        return running or bool(elsewhere) or (owner, conversation_id) in self._starting
 
     @contextlib.contextmanager
     def _reserved(self, owner: str, conversation_id: str) -> Iterator[None]:
@@ -418,7 +423,17 @@ class ChatService:
         if conv is None:
             raise NotFound("That conversation does not exist.")
         messages = visible_history(await self.store.list_messages(owner, conversation_id))
+        await self._follow_elsewhere(owner, messages)
         return conv, [self._live(owner, m) for m in messages]
+
+    async def _follow_elsewhere(self, owner: str, messages: list[Message]) -> None:
+        """Answers these rows show running on another instance are followed here too, so `follow` and
+        `subscribe` find them like local ones."""
+        if self.hub.cluster is None:
+            return
+        for m in messages:
+            if m.status == Status.STREAMING and m.id is not None and self.hub.get(owner, m.id) is None:
+                await self.hub.cluster.follow(owner, m.id)
 
     async def thread(
         self,
@@ -441,6 +456,7 @@ class ChatService:
         )
         if not messages and await self.store.get_conversation(owner, conversation_id) is None:
             raise NotFound("That conversation does not exist.")
+        await self._follow_elsewhere(owner, messages)
         versions, edits = answer_versions(messages), question_versions(messages)
         questions = [q for group in edits.values() if (q := shown_version(group, picked)) and q.id is not None]
         questions.sort(key=lambda q: q.id or 0)
@@ -620,6 +636,7 @@ class ChatService:
             msg = await self.store.get_message(owner, message_id)
             if msg is None or msg.role != Role.ASSISTANT:
                 raise NotFound("That answer does not exist.")
+            await self._follow_elsewhere(owner, [msg])
             gen = self.hub.get(owner, message_id)
             if gen is None and msg.status == Status.STREAMING:  # its final row was written while we read
                 msg = await self.store.get_message(owner, message_id) or msg
@@ -641,7 +658,12 @@ class ChatService:
 
     def running(self, owner: str, conversation_id: str) -> list[events.Started]:
         """Answers in this conversation still in the hub: running, or ended with their final row unwritten."""
-        return [events.started_of(g) for g in self.hub.for_conversation(owner, conversation_id)]
+        here = [events.started_of(g) for g in self.hub.for_conversation(owner, conversation_id)]
+        known = {s.message_id for s in here}
+        cluster = self.hub.cluster
+        elsewhere = cluster.running_elsewhere(owner, conversation_id) if cluster is not None else []
+        there = [events.Started(r.message_id, r.conversation_id, r.run) for r in elsewhere if r.message_id not in known]
+        return here + there
 
     @property
     def model_label(self) -> str:
@@ -649,10 +671,11 @@ class ChatService:
         return self.backend.label
 
     async def not_ready(self) -> dict[str, str]:
-        """What keeps this instance from serving, by part ({} when ready), for /readyz. A part added
-        later (Redis) adds its check here."""
-        problem = await self.store.schema_problem()
-        return {"database": problem} if problem else {}
+        """What keeps this instance from serving, by part ({} when ready), for /readyz."""
+        problems = {"database": await self.store.schema_problem()}
+        if self.hub.cluster is not None:
+            problems["redis"] = await self.hub.cluster.problem()
+        return {part: problem for part, problem in problems.items() if problem}
 
     def stats(self) -> dict[str, int]:
         """Counts for operators and the leak check: answers in the hub, their subscribers, page watchers."""
@@ -661,6 +684,8 @@ class ChatService:
     async def answer(self, owner: str, message_id: int, wait_s: float = 10.0) -> Message:
         """An ended answer as stored, once its final row is written (from memory while it cannot be)."""
         gen = self.hub.get(owner, message_id)
+        if gen is None and wait_s > 0 and self.hub.cluster is not None:
+            gen = await self.hub.cluster.follow(owner, message_id)
         if gen is not None:
             await asyncio.wait([gen.settled], timeout=wait_s)  # asyncio.wait never cancels what it waits on
         msg = await self.store.get_message(owner, message_id)

@@ -20,15 +20,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from services.chunks import Ending
+from services.live_answer import LiveAnswer
 from services.models import Message
 from services.publisher import Event as Published
 from services.publisher import Snapshot as PublishedSnapshot
-
-if TYPE_CHECKING:
-    from services.generation import Generation
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,7 @@ def usage_of(prompt_tokens: int | None, completion_tokens: int | None) -> dict[s
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def done_of(gen: Generation, status: str, note: str) -> Done:
+def done_of(gen: LiveAnswer, status: str, note: str) -> Done:
     ending = gen.ending or Ending()
     usage = usage_of(ending.prompt_tokens, ending.completion_tokens)
     return Done(str(status), note, usage, gen.ttft_ms, ending.finish_reason, gen.duration_ms)
@@ -124,25 +121,25 @@ def done_of_row(msg: Message) -> Done:
     return Done(str(msg.status), msg.error, usage, msg.ttft_ms, msg.finish_reason, msg.duration_ms)
 
 
-def _news(gen: Generation, event: Published) -> Done | Status | None:
+def _news(gen: LiveAnswer, event: Published) -> Done | Status | None:
     """What a publisher event other than text says: how the answer ended, or its new phase."""
     if event.status is not None:
         return done_of(gen, event.status, event.detail)
     return Status(str(event.phase), event.detail, event.seconds) if event.phase else None
 
 
-def _opening(gen: Generation, snap: PublishedSnapshot) -> tuple[Status | None, Done | None]:
+def _opening(gen: LiveAnswer, snap: PublishedSnapshot) -> tuple[Status | None, Done | None]:
     """A publisher snapshot's live phase while the answer runs, or how it ended."""
     if snap.status is None:
         return Status(str(snap.phase), snap.detail, snap.seconds), None
     return None, done_of(gen, snap.status, snap.detail)
 
 
-def started_of(gen: Generation) -> Started:
+def started_of(gen: LiveAnswer) -> Started:
     return Started(gen.message_id, gen.conversation_id, gen.run)
 
 
-def listen(gen: Generation, listener: Listener) -> Following:
+def listen(gen: LiveAnswer, listener: Listener) -> Following:
     """A running answer by callback, from its first character. Snapshot and registration are one step
     in the publisher, so no text falls between them or arrives twice. `unsubscribe` stops both the
     events and the save notices; an ended answer still sends `Saved` until then."""
@@ -178,7 +175,7 @@ async def replay(msg: Message, after: int) -> AsyncIterator[AnswerEvent]:
 class _Mailbox:
     """Collects a generation's events for one reader; coalesces while the reader is busy."""
 
-    def __init__(self, gen: Generation) -> None:
+    def __init__(self, gen: LiveAnswer) -> None:
         self.gen = gen
         self.items: list[list[str] | Status] = []  # text pieces of one pending delta, or a pending status
         self.done: Done | None = None
@@ -206,7 +203,7 @@ class _Mailbox:
         return self.items.pop(0) if self.items else self.done  # type: ignore[return-value]
 
 
-async def follow(gen: Generation, after: int) -> AsyncIterator[AnswerEvent]:
+async def follow(gen: LiveAnswer, after: int) -> AsyncIterator[AnswerEvent]:
     """A running answer, from `after` on. Snapshot and registration are one step in the publisher,
     so no text falls between them or arrives twice. Leaving (or being cancelled) only unsubscribes."""
     box = _Mailbox(gen)

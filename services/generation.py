@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 
@@ -31,11 +30,15 @@ from services.errors import (
     retry_after_seconds,
     storage_reason,
 )
+from services.live_answer import LiveAnswer
 from services.llm import Backend
 from services.models import REFUSAL_NOTE, Phase, Status
 from services.publisher import BatchingPublisher
 from services.settings import Settings
 from services.store import Store
+
+if TYPE_CHECKING:
+    from services.cluster import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +47,9 @@ RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnec
 # the loop run other work (pages, other answers) before reading on.
 YIELD_AFTER_S = 0.005
 INTERRUPTED_NOTE = "The app was shut down before this answer finished."
-_RUNS = itertools.count(1)  # a retry reuses the message id: this tells its runs apart
 
 
-class Generation:
+class Generation(LiveAnswer):
     """Reads one upstream answer and publishes it in batches to whoever is listening.
 
     However the reading ends (finished, stopped, failed, cancelled twice, or cancelled before it
@@ -71,10 +73,13 @@ class Generation:
     ) -> None:
         """`checkpoints` None: the answer is kept only in memory (no checkpoints, no final row).
         `overrides`: the conversation's model, temperature or length limit (services/steering.py)."""
-        self.owner = owner
-        self.conversation_id = conversation_id
-        self.message_id = message_id
-        self.run = next(_RUNS)
+        super().__init__(
+            owner=owner,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            publisher=BatchingPublisher(settings.flush_interval_ms / 1000),
+            started_at=time.time(),
+        )
         self.backend = backend
         self.prompt = prompt
         self.overrides = overrides
@@ -82,24 +87,12 @@ class Generation:
         self.store = store
         self.settings = settings
         self.checkpoints = checkpoints
-        self.publisher = BatchingPublisher(settings.flush_interval_ms / 1000)
-        self.ending: Ending | None = None  # how the model ended the answer, once it did
-        self.started_at = time.time()
-        self.first_token_at: float | None = None
-        self.ended_at: float | None = None
         self.task: asyncio.Task[None] | None = None
-        self.saved: bool | None = None  # None until the first attempt at the final row
-        self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # final row written
         self._result: tuple[Status, str] | None = None
         self.error: BaseException | None = None  # what failed the answer, for services/metrics.py
         self._stopped_as: Status | None = None
         self._untrack: Callable[[], None] | None = None
         self._saver: asyncio.Task[None] | None = None
-        self._save_watchers: list[Callable[[bool], None]] = []
-
-    @property
-    def done(self) -> bool:
-        return self.publisher.final
 
     def start(self) -> asyncio.Task[None]:
         self.task = asyncio.create_task(self._run(), name=f"generation-{self.message_id}")
@@ -111,11 +104,6 @@ class Generation:
         if self.task is not None and not self.task.done():
             self._stopped_as = status
             self.task.cancel()
-
-    def watch_saved(self, callback: Callable[[bool], None]) -> Callable[[], None]:
-        """Told True/False after each attempt at the final row; returns the unwatch function."""
-        self._save_watchers.append(callback)
-        return lambda: self._save_watchers.remove(callback) if callback in self._save_watchers else None
 
     async def _run(self) -> None:
         if self.checkpoints is not None:
@@ -268,16 +256,6 @@ class Generation:
         }
         return values | {"ttft_ms": self.ttft_ms, "duration_ms": self.duration_ms}
 
-    @property
-    def ttft_ms(self) -> int | None:
-        """From the request to the first token; None if no token came."""
-        return None if self.first_token_at is None else int((self.first_token_at - self.started_at) * 1000)
-
-    @property
-    def duration_ms(self) -> int | None:
-        """From the request to the end (with the time to first token: tokens/s takes that off)."""
-        return None if self.ended_at is None else int((self.ended_at - self.started_at) * 1000)
-
     async def _save_final(self, values: dict[str, Any]) -> None:
         """Retried with capped backoff until written; the hub keeps this generation until then."""
         wait = self.settings.checkpoint_interval_s
@@ -295,42 +273,40 @@ class Generation:
                     self._tell_saved(True)
                     return
         finally:
-            if not self.settled.done():
-                self.settled.set_result(None)
-
-    def _tell_saved(self, saved: bool) -> None:
-        if self.saved is saved:
-            return
-        self.saved = saved
-        for callback in list(self._save_watchers):
-            try:
-                callback(saved)
-            except Exception:  # a broken page must not stop the saving
-                log.exception("save watcher failed; dropping it")
-                self._save_watchers.remove(callback)
+            self._settle()
 
 
 class GenerationHub:
-    """Owns every running Generation so answers outlive the pages that started them."""
+    """Owns every running Generation so answers outlive the pages that started them.
 
-    def __init__(self) -> None:
+    With several instances (`cluster`), it also shares what it starts and reads what others run:
+    `get` and `for_conversation` then include `RemoteAnswer`s, which readers follow as they follow a
+    local answer."""
+
+    def __init__(self, cluster: Cluster | None = None) -> None:
         self._active: dict[int, Generation] = {}
-        self._watchers: dict[str, set[Callable[[Generation], None]]] = {}
+        self._watchers: dict[str, set[Callable[[LiveAnswer], None]]] = {}
+        self.cluster = cluster
 
     def start(self, generation: Generation) -> Generation:
         """Kept until its final row is saved, so a reload meanwhile still shows the whole answer."""
         self._active[generation.message_id] = generation
         generation.start()
         generation.settled.add_done_callback(lambda _f: self._forget(generation))
-        for callback in list(self._watchers.get(generation.owner, ())):
-            callback(generation)
+        if self.cluster is not None and generation.checkpoints is not None:  # stored answers only
+            self.cluster.publish(generation)
+        self.tell_watchers(generation)
         return generation
+
+    def tell_watchers(self, answer: LiveAnswer) -> None:
+        for callback in list(self._watchers.get(answer.owner, ())):
+            callback(answer)
 
     def _forget(self, generation: Generation) -> None:
         if self._active.get(generation.message_id) is generation:
             del self._active[generation.message_id]
 
-    def watch(self, owner: str, callback: Callable[[Generation], None]) -> Callable[[], None]:
+    def watch(self, owner: str, callback: Callable[[LiveAnswer], None]) -> Callable[[], None]:
         """Tell every open tab of this owner when an answer starts, so a second tab follows it live.
 
         The callback runs inside `start`, so it must only schedule work. Returns the unwatch function."""
@@ -345,13 +321,24 @@ class GenerationHub:
 
         return unwatch
 
-    def get(self, owner: str, message_id: int) -> Generation | None:
+    def watched(self, owner: str) -> bool:
+        """Some tab of this owner is open here."""
+        return owner in self._watchers
+
+    def local(self, owner: str, message_id: int) -> Generation | None:
         gen = self._active.get(message_id)
         return gen if gen is not None and gen.owner == owner else None
 
-    def for_conversation(self, owner: str, conversation_id: str) -> list[Generation]:
+    def get(self, owner: str, message_id: int) -> LiveAnswer | None:
+        found = self.local(owner, message_id)
+        if found is None and self.cluster is not None:
+            return self.cluster.mirror(owner, message_id)
+        return found
+
+    def for_conversation(self, owner: str, conversation_id: str) -> list[LiveAnswer]:
         """Running answers, and finished ones whose final row is not saved yet (see `done`)."""
-        return [g for g in self._active.values() if g.owner == owner and g.conversation_id == conversation_id]
+        here = [g for g in self._active.values() if g.owner == owner and g.conversation_id == conversation_id]
+        return here + (self.cluster.mirrors(owner, conversation_id) if self.cluster is not None else [])
 
     def stats(self) -> dict[str, int]:
         """Counts for the leak check: what is running and who is listening."""

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from services.api_keys import ApiKeys
 from services.chat import ChatService
+from services.cluster import Cluster
 from services.generation import GenerationHub
 from services.limits import answer_token_key, answer_token_option
 from services.llm import Backend, azure_backend, local_backend, openai_backend, provider_kind
 from services.local_model import LocalServer, start_local_server
 from services.loop_monitor import LoopMonitor
+from services.reaper import Reaper
 from services.rendered import RenderedHtml
 from services.settings import Settings
 from services.store import Store
@@ -36,10 +38,17 @@ class AppContext:
     loop_monitor: LoopMonitor
     api_keys: ApiKeys
     local: LocalServer | None = field(default=None, repr=False)
+    cluster: Cluster | None = None
+
+    async def start_cluster(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.start(Reaper(self.cluster, self.store).run)
 
     async def close(self) -> None:
         await self.loop_monitor.stop()
         await self.hub.shutdown()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.backend.aclose()
         if self.local is not None:
             self.local.stop()
@@ -60,16 +69,22 @@ def make_backend(settings: Settings) -> tuple[Backend, LocalServer | None]:
 
 
 def build_context(settings: Settings) -> AppContext:
+    """With REDIS_URL, answers left `streaming` are the reaper's (services/reaper.py): they may be
+    running on another instance. Alone, this instance knows they died with it."""
     store = Store(settings.resolved_database_url, settings.db_threads, settings.db_pool_size)
-    recovered = store.mark_streaming_interrupted()
+    cluster = Cluster(settings.redis_url, settings) if settings.redis_url else None
+    recovered = store.mark_streaming_interrupted() if cluster is None else 0
     if recovered:
         log.info("marked %d unfinished answer(s) as interrupted", recovered)
     backend, local = make_backend(settings)
-    hub = GenerationHub()
+    hub = GenerationHub(cluster)
     rendered = RenderedHtml(store)
     chat = ChatService(store, hub, backend, settings, rendered)
+    if cluster is not None:
+        cluster.attach(hub, chat.changes)
     monitor = LoopMonitor(settings.loop_stall_log_ms)
-    return AppContext(settings, store, backend, hub, chat, rendered, monitor, ApiKeys(store.engine), local)
+    api_keys = ApiKeys(store.engine)
+    return AppContext(settings, store, backend, hub, chat, rendered, monitor, api_keys, local, cluster)
 
 
 def warm_up(ctx: AppContext) -> None:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     root_path: str = ""  # the path prefix a reverse proxy serves the app under, e.g. /chat
 
+    # Several instances (services/cluster.py): live answers, Stop and list changes shared through Redis
+    redis_url: str = Field(default="", repr=False)  # redis://host:6379/0; may hold a password
+    instance_ttl_s: float = Field(default=10.0, gt=0)  # an instance silent this long is dead: its answers end
+
     @property
     def host_allowlist(self) -> tuple[str, ...]:
         """Loopback names always work; ALLOWED_HOSTS adds the names a deployment is reached by."""
@@ -105,6 +109,15 @@ class Settings(BaseSettings):
             missing = [n for n in ("oidc_issuer", "oidc_client_id", "oidc_client_secret") if not getattr(self, n)]
             if missing:
                 return f"AUTH_MODE=oidc needs {', '.join(n.upper() for n in missing)}"
+        return None
+
+    def cluster_problem(self) -> str | None:
+        """Why several instances cannot share this configuration; None when they can."""
+        if self.redis_url and self.storage_secret is None:
+            return (
+                "REDIS_URL (several instances) needs STORAGE_SECRET, the same on every instance: a secret "
+                "generated per instance would make each one reject the others' sign-in cookies"
+            )
         return None
 
     @property

@@ -201,6 +201,15 @@ class Store:
             session.commit()
             return result.rowcount or 0
 
+    async def streaming_answers(self) -> list[tuple[str, int]]:
+        """Every owner's answers still `streaming` (owner, id): for the reaper of several instances."""
+
+        def fn(s: Session) -> list[tuple[str, int]]:
+            rows = s.execute(select(Message.owner, Message.id).where(col(Message.status) == Status.STREAMING))
+            return [(owner, int(mid)) for owner, mid in rows]
+
+        return await self._run(fn)
+
     # conversations -------------------------------------------------------------------------
 
     async def create_conversation(

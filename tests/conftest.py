@@ -27,6 +27,7 @@ from tests.fake_upstream import FakeUpstream
 
 if TYPE_CHECKING:
     from tests.postgres import PostgresServer
+    from tests.redis_server import RedisServer
 
 # Must live in the top-level conftest (pytest rejects pytest_plugins in nested ones); only adds fixtures.
 pytest_plugins = ["nicegui.testing.user_plugin"]
@@ -119,6 +120,22 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     yield url
     close_database(url)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real Redis per test process, started on first use."""
+    from tests.redis_server import RedisServer  # it imports free_port from here
+
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """An empty Redis database of this test's own on the session's server."""
+    return redis_server.fresh_url()
 
 
 @pytest.fixture
