@@ -215,39 +215,42 @@ class ChatService:
         text = self.validate(text)
         title = make_title(text)
         reserved = self._reserved(owner, conversation_id) if conversation_id else contextlib.nullcontext()
-        with self._admitted(owner) as admission, self._storage("Your message could not be saved"), reserved:
-            turn = await self.store.start_turn(
-                owner, conversation_id, text, title=title, model=self.backend.model, create=create, edit_of=edit_of
-            )
-            if turn is None:
-                raise NotFound("That conversation does not exist.")
-            conv, user, assistant, thread = turn
-            gen = await self._generate(owner, conv, assistant, stream, thread)
-            admission.hold(gen.task)
+        async with self._admitted(owner) as admission:
+            with self._storage("Your message could not be saved"), reserved:
+                turn = await self.store.start_turn(
+                    owner, conversation_id, text, title=title, model=self.backend.model, create=create, edit_of=edit_of
+                )
+                if turn is None:
+                    raise NotFound("That conversation does not exist.")
+                conv, user, assistant, thread = turn
+                gen = await self._generate(owner, conv, assistant, stream, thread)
+                admission.hold(gen.task)
         return Sent(conv, user, assistant, gen)
 
     async def retry(self, owner: str, message_id: int, stream: bool = True) -> Sent:
         """Re-run a failed, stopped or interrupted answer in place."""
-        with self._admitted(owner) as admission, self._storage("The answer could not be restarted"):
-            msg, conv = await self._own_answer(owner, message_id)
-            with self._reserved(owner, conv.id):
-                if self.hub.get(owner, message_id) is not None:  # finished, but its final row is not written yet
-                    raise ChatError("This answer is still being saved. Try again in a moment.")
-                values = {"content": "", "status": Status.STREAMING, "error": "", "finish_reason": ""}
-                await self.store.update_message(owner, message_id, **values)
-                msg.content, msg.status, msg.error = "", Status.STREAMING, ""
-                gen = await self._generate(owner, conv, msg, stream)
-            admission.hold(gen.task)
+        async with self._admitted(owner) as admission:
+            with self._storage("The answer could not be restarted"):
+                msg, conv = await self._own_answer(owner, message_id)
+                with self._reserved(owner, conv.id):
+                    if self.hub.get(owner, message_id) is not None:  # finished, but its final row is not written yet
+                        raise ChatError("This answer is still being saved. Try again in a moment.")
+                    values = {"content": "", "status": Status.STREAMING, "error": "", "finish_reason": ""}
+                    await self.store.update_message(owner, message_id, **values)
+                    msg.content, msg.status, msg.error = "", Status.STREAMING, ""
+                    gen = await self._generate(owner, conv, msg, stream)
+                admission.hold(gen.task)
         return Sent(conv, None, msg, gen)
 
     async def regenerate(self, owner: str, message_id: int, stream: bool = True) -> Sent:
         """A new version of an answer; the earlier ones stay reachable."""
-        with self._admitted(owner) as admission, self._storage("The new version could not be started"):
-            msg, conv = await self._own_answer(owner, message_id)
-            assert msg.reply_to is not None
-            with self._reserved(owner, conv.id):
-                assistant, gen = await self._answer(owner, conv, msg.reply_to, stream)
-            admission.hold(gen.task)
+        async with self._admitted(owner) as admission:
+            with self._storage("The new version could not be started"):
+                msg, conv = await self._own_answer(owner, message_id)
+                assert msg.reply_to is not None
+                with self._reserved(owner, conv.id):
+                    assistant, gen = await self._answer(owner, conv, msg.reply_to, stream)
+                admission.hold(gen.task)
         return Sent(conv, None, assistant, gen)
 
     def stop(self, owner: str, message_id: int) -> bool:
@@ -281,12 +284,13 @@ class ChatService:
         finally:
             self._starting.discard((owner, conversation_id))
 
-    @contextlib.contextmanager
-    def _admitted(self, owner: str) -> Iterator[Admission]:
+    @contextlib.asynccontextmanager
+    async def _admitted(self, owner: str) -> AsyncIterator[Admission]:
         """Within the owner's limits (see services/limits.py), checked before anything is written."""
         try:
-            with log_context(user_id=owner), self.limits.admit(owner) as admission:
-                yield admission
+            with log_context(user_id=owner):
+                async with self.limits.admit(owner) as admission:
+                    yield admission
         except LimitExceeded as exc:
             self.metrics.refusals.inc()
             raise OverLimit(exc) from None
@@ -710,7 +714,7 @@ class ChatService:
         for m in messages:
             if len(m["content"]) > self.settings.max_message_chars:
                 raise TooLong(f"A message is over the limit of {self.settings.max_message_chars:,} characters.")
-        with self._admitted(owner) as admission:
+        async with self._admitted(owner) as admission:
             if not store:
                 message_id = next(self._unstored)
                 admission.hold(self._start(owner, "", message_id, messages, stream).task)

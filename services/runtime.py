@@ -13,7 +13,7 @@ from services.api_keys import ApiKeys
 from services.chat import ChatService
 from services.cluster import Cluster
 from services.generation import GenerationHub
-from services.limits import answer_token_key, answer_token_option
+from services.limits import SharedLimits, answer_token_key, answer_token_option
 from services.llm import Backend, azure_backend, local_backend, openai_backend, provider_kind
 from services.local_model import LocalServer, start_local_server
 from services.loop_monitor import LoopMonitor
@@ -79,7 +79,8 @@ def build_context(settings: Settings) -> AppContext:
     backend, local = make_backend(settings)
     hub = GenerationHub(cluster)
     rendered = RenderedHtml(store)
-    chat = ChatService(store, hub, backend, settings, rendered)
+    limits = SharedLimits.for_cluster(cluster, settings) if cluster is not None else None
+    chat = ChatService(store, hub, backend, settings, rendered, limits)
     if cluster is not None:
         cluster.attach(hub, chat.changes)
     monitor = LoopMonitor(settings.loop_stall_log_ms)

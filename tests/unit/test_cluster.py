@@ -20,11 +20,12 @@ from services.generation import GenerationHub
 from services.llm import openai_backend
 from services.models import Message, Role, Status
 from services.reaper import DIED_NOTE, Reaper
-from services.remote_answer import Running
+from services.remote_answer import PAUSED, Running
 from services.rendered import RenderedHtml
 from services.settings import Settings
 from services.store import Store, close_database
 from tests.fake_upstream import FakeUpstream, Reply
+from tests.redis_server import RedisServer
 
 
 @dataclass
@@ -182,3 +183,35 @@ async def test_the_reaper_ends_only_answers_of_dead_instances(pair: tuple[Instan
     assert await redis.hkeys(RUNNING) == [str(live_id)]
     assert await Reaper(b.cluster, store).sweep() == 0  # the other instance's sweep changes nothing more
     await redis.aclose()
+
+
+async def test_with_redis_gone_the_answer_is_still_saved_and_followers_say_they_paused(
+        fake_upstream: FakeUpstream, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server = RedisServer().start()  # its own server: this test stops it
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    settings = settings_for(fake_upstream, server.url())
+    a, b = await make_instance(db_url, settings), await make_instance(db_url, settings)
+    try:
+        fake_upstream.enqueue(slow_reply(300))
+        sent = await a.chat.send("me", None, "go on without Redis")
+        answer_id = sent.assistant_message.id or 0
+        await wait_for(lambda: len(sent.generation.publisher.text) > 20)
+        follower = await b.chat.subscribe("me", answer_id)
+        assert isinstance(await anext(follower), events.Snapshot)
+        server.stop()
+        async with asyncio.timeout(15):
+            while not (isinstance(event := await anext(follower), events.Status) and event.detail == PAUSED):
+                pass
+        await asyncio.wait_for(asyncio.shield(sent.generation.settled), 15)
+        row = await a.chat.store.get_message("me", answer_id)
+        assert row is not None and row.status == Status.DONE
+        assert row.content == " ".join(f"w{i}" for i in range(300))
+        assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+        await follower.aclose()
+    finally:
+        for inst in (a, b):
+            await inst.chat.hub.shutdown()
+            await inst.cluster.close()
+            await inst.chat.backend.aclose()
+        close_database(db_url)
+        server.cleanup()

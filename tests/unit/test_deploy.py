@@ -12,8 +12,6 @@ from services.settings import Settings
 from tests.conftest import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
-# Settings another branch of issue #9 adds (multi-instance mode); drop a name once it is in Settings.
-PENDING = {"REDIS_URL"}
 
 
 def compose() -> dict:
@@ -27,12 +25,14 @@ def app_services(spec: dict) -> dict[str, dict]:
 def test_the_app_replicas_set_only_settings_the_app_has() -> None:
     apps = app_services(compose())
     assert len(apps) == 2
-    known = {name.upper() for name in Settings.model_fields} | PENDING
+    known = {name.upper() for name in Settings.model_fields}
     for service in apps.values():
         env = set(service["environment"])
         assert env <= known, f"not settings: {sorted(env - known)}"
         assert {"AUTH_MODE", "TRUSTED_PROXIES", "DATABASE_URL", "REDIS_URL", "STORAGE_SECRET"} <= env
         assert "ports" not in service  # reachable only through the sign-in proxy and the load balancer
+    volumes = [tuple(service["volumes"]) for service in apps.values()]
+    assert len(set(volumes)) == len(volumes)  # a data directory each; what they share is in PostgreSQL and Redis
 
 
 def test_the_apps_believe_the_identity_header_only_from_the_internal_network() -> None:
