@@ -37,8 +37,9 @@ DRAIN_S = 2.0  # at shutdown, how long entries still queued may take to reach Re
 Fields = dict[str, str]
 
 
-def stream_key(message_id: int) -> str:
-    return f"{PREFIX}answer:{message_id}"
+def stream_key(message_id: int, run: int) -> str:
+    """One stream per run: a retry on another instance reuses the message id, never the old entries."""
+    return f"{PREFIX}answer:{message_id}:{run}"
 
 
 def encode(answer: LiveAnswer, event: Event) -> Fields:
@@ -92,7 +93,7 @@ class AnswerWriter:
     def __init__(self, redis: Redis, answer: LiveAnswer, on_finished: Any) -> None:
         self._redis = redis
         self._answer = answer
-        self._key = stream_key(answer.message_id)
+        self._key = stream_key(answer.message_id, answer.run)
         self._queue: list[Fields] = []
         self._wake = asyncio.Event()
         self._closed = False

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 TITLE_CHARS = 60
 MAX_SEARCH_RESULTS = 100
 BUSY = "Wait for the current answer to finish, or press Stop."
+REGISTRY_POLL_S, REGISTRY_POLLS = 0.05, 20  # see `_follow_remote`
 
 
 class ChatError(ValueError):
@@ -433,11 +434,23 @@ class ChatService:
     async def _follow_elsewhere(self, owner: str, messages: list[Message]) -> None:
         """Answers these rows show running on another instance are followed here too, so `follow` and
         `subscribe` find them like local ones."""
-        if self.hub.cluster is None:
-            return
         for m in messages:
             if m.status == Status.STREAMING and m.id is not None and self.hub.get(owner, m.id) is None:
-                await self.hub.cluster.follow(owner, m.id)
+                await self._follow_remote(owner, m.id)
+
+    async def _follow_remote(self, owner: str, message_id: int) -> None:
+        """A `streaming` row is written a few ms before its instance registers the answer: while the row
+        still says so, look again (bounded; a row whose instance died unregistered is the reaper's)."""
+        cluster = self.hub.cluster
+        if cluster is None:
+            return
+        for _ in range(REGISTRY_POLLS):
+            if await cluster.follow(owner, message_id) is not None or self.hub.get(owner, message_id) is not None:
+                return
+            row = await self.store.get_message(owner, message_id)
+            if row is None or row.status != Status.STREAMING:
+                return
+            await asyncio.sleep(REGISTRY_POLL_S)
 
     async def thread(
         self,
@@ -658,7 +671,7 @@ class ChatService:
         """Tell a page whenever an answer of this owner starts, in any tab or through the API, so it can
         follow it live. The callback runs inside the start, so it must only schedule work. Returns the
         unwatch function."""
-        return self.hub.watch(owner, lambda gen: callback(events.started_of(gen)))
+        return self.hub.watch(owner, callback)
 
     def running(self, owner: str, conversation_id: str) -> list[events.Started]:
         """Answers in this conversation still in the hub: running, or ended with their final row unwritten."""
@@ -688,8 +701,6 @@ class ChatService:
     async def answer(self, owner: str, message_id: int, wait_s: float = 10.0) -> Message:
         """An ended answer as stored, once its final row is written (from memory while it cannot be)."""
         gen = self.hub.get(owner, message_id)
-        if gen is None and wait_s > 0 and self.hub.cluster is not None:
-            gen = await self.hub.cluster.follow(owner, message_id)
         if gen is not None:
             await asyncio.wait([gen.settled], timeout=wait_s)  # asyncio.wait never cancels what it waits on
         msg = await self.store.get_message(owner, message_id)

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from services.answer_stream import PREFIX, AnswerWriter
 from services.changes import Changed, Changes
+from services.events import Started
 from services.live_answer import LiveAnswer
 from services.models import Status
 from services.remote_answer import RemoteAnswer, Running
@@ -140,11 +141,21 @@ class Cluster:
         return [m for m in self._mirrors.values() if m.owner == owner and m.conversation_id == conversation_id]
 
     def running_elsewhere(self, owner: str, conversation_id: str) -> list[Running]:
-        return [r for r in self.remote.values() if r.owner == owner and r.conversation_id == conversation_id]
+        """Still running on another instance, as far as this one knows (an ended answer a reader here
+        follows is not, though its final row may still be on its way)."""
+        return [
+            r
+            for r in self.remote.values()
+            if r.owner == owner and r.conversation_id == conversation_id and not self._ended_here(r.message_id)
+        ]
+
+    def _ended_here(self, message_id: int) -> bool:
+        mirror = self._mirrors.get(message_id)
+        return mirror is not None and mirror.done
 
     async def follow(self, owner: str, message_id: int) -> RemoteAnswer | None:
         """A copy of this owner's answer running on another instance, caught up and following; None if
-        no other instance runs it (it ended, or it is not this owner's)."""
+        no other instance runs it (it ended, or it is not this owner's). For a row read as `streaming`."""
         if (found := self.mirror(owner, message_id)) is not None:
             return found
         opening = self._opening.get(message_id)
@@ -179,8 +190,11 @@ class Cluster:
         return mirror
 
     def _forget(self, mirror: RemoteAnswer) -> None:
+        """Its final row is written: it runs nowhere any more, whenever the news of it comes."""
         if self._mirrors.get(mirror.message_id) is mirror:
             del self._mirrors[mirror.message_id]
+        if (known := self.remote.get(mirror.message_id)) is not None and known.run == mirror.run:
+            del self.remote[mirror.message_id]
 
     def stop(self, owner: str, message_id: int) -> bool:
         """Ask the instance running this owner's answer to stop it; False if none does."""
@@ -223,10 +237,11 @@ class Cluster:
             self.changes.notify_here(news["o"], Changed(news["kind"], news.get("c"), news.get("t") or ""))
 
     async def _tell_tabs(self, running: Running) -> None:
-        """Tabs of this owner here follow an answer another instance started, as one started here."""
-        mirror = await self.follow(running.owner, running.message_id)
-        if mirror is not None and self.hub is not None:
-            self.hub.tell_watchers(mirror)
+        """Tabs of this owner here follow an answer another instance started, as one started here (one
+        that already ended still changed their conversation list)."""
+        await self.follow(running.owner, running.message_id)
+        if self.hub is not None:
+            self.hub.tell_watchers(running.owner, Started(running.message_id, running.conversation_id, running.run))
 
     async def _listen(self) -> None:
         """News, re-subscribed after Redis comes back (the registry is re-read: news may have been missed)."""

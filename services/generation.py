@@ -30,6 +30,7 @@ from services.errors import (
     retry_after_seconds,
     storage_reason,
 )
+from services.events import Started, started_of
 from services.live_answer import LiveAnswer
 from services.llm import Backend
 from services.models import REFUSAL_NOTE, Phase, Status
@@ -285,7 +286,7 @@ class GenerationHub:
 
     def __init__(self, cluster: Cluster | None = None) -> None:
         self._active: dict[int, Generation] = {}
-        self._watchers: dict[str, set[Callable[[LiveAnswer], None]]] = {}
+        self._watchers: dict[str, set[Callable[[Started], None]]] = {}
         self.cluster = cluster
 
     def start(self, generation: Generation) -> Generation:
@@ -295,18 +296,18 @@ class GenerationHub:
         generation.settled.add_done_callback(lambda _f: self._forget(generation))
         if self.cluster is not None and generation.checkpoints is not None:  # stored answers only
             self.cluster.publish(generation)
-        self.tell_watchers(generation)
+        self.tell_watchers(generation.owner, started_of(generation))
         return generation
 
-    def tell_watchers(self, answer: LiveAnswer) -> None:
-        for callback in list(self._watchers.get(answer.owner, ())):
-            callback(answer)
+    def tell_watchers(self, owner: str, started: Started) -> None:
+        for callback in list(self._watchers.get(owner, ())):
+            callback(started)
 
     def _forget(self, generation: Generation) -> None:
         if self._active.get(generation.message_id) is generation:
             del self._active[generation.message_id]
 
-    def watch(self, owner: str, callback: Callable[[LiveAnswer], None]) -> Callable[[], None]:
+    def watch(self, owner: str, callback: Callable[[Started], None]) -> Callable[[], None]:
         """Tell every open tab of this owner when an answer starts, so a second tab follows it live.
 
         The callback runs inside `start`, so it must only schedule work. Returns the unwatch function."""

@@ -75,7 +75,7 @@ class Reaper:
     async def end(self, running: Running) -> bool:
         """Interrupted, with the most text known; readers everywhere told through its stream."""
         redis = self.cluster.redis
-        key = stream_key(running.message_id)
+        key = stream_key(running.message_id, running.run)
         streamed = "".join(f.get("t", "") for _i, f in await redis.xrange(key) if f.get("k") == "d")
         row = await self.store.get_message(running.owner, running.message_id)
         values = {"status": Status.INTERRUPTED, "error": DIED_NOTE}

@@ -59,7 +59,7 @@ class RemoteAnswer(LiveAnswer):
         )
         self.running = running
         self._redis = redis
-        self._key = stream_key(running.message_id)
+        self._key = stream_key(running.message_id, running.run)
         self._last = "0-0"
         self._request_stop = request_stop
         self._max_follow_s = max_follow_s  # the owner's answer ends within MAX_GENERATION_S, its reaping soon after

@@ -106,3 +106,13 @@ def sse_events(response: httpx.Response) -> Iterator[SseEvent]:
             event_id = value
         elif field == "data":
             data.append(value)
+
+
+def until_deltas(response: httpx.Response, n: int) -> list[SseEvent]:
+    """The events up to the n-th delta; then the caller leaves (a client that disconnects mid-answer)."""
+    got: list[SseEvent] = []
+    for e in sse_events(response):
+        got.append(e)
+        if sum(x.event == "delta" for x in got) == n:
+            break
+    return got

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from tests.api.conftest import Api, SseEvent, sse_events
+from tests.api.conftest import Api, SseEvent, sse_events, until_deltas
 from tests.fake_upstream import Reply
 
 LONG = " ".join(f"word{i}" for i in range(80)) + " ünïcødé ✓ end."
@@ -105,11 +105,7 @@ def test_a_client_that_disconnects_only_unsubscribes_and_resumes_exactly_once(ap
     with api.client(api.alice) as c:
         cid = new_conversation(c)
         with c.stream("POST", f"/api/v1/conversations/{cid}/messages", json={"content": "go"}) as s:
-            got: list[SseEvent] = []
-            for e in sse_events(s):
-                got.append(e)
-                if len([x for x in got if x.event == "delta"]) == 3:
-                    break
+            got = until_deltas(s, 3)
         mid = got[0].data["message_id"]
         first = check_deltas(got)
         offset = int([e for e in got if e.event == "delta"][-1].id or 0)

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.api.conftest import create_key, sse_events
+from tests.api.conftest import create_key, sse_events, until_deltas
 from tests.api.test_streams import check_deltas
 from tests.conftest import AppServer, free_port
 from tests.e2e.test_chat import last_answer, send
@@ -113,11 +113,7 @@ def test_the_api_resumes_on_b_an_answer_started_on_a(
     with httpx.Client(base_url=a.url, headers=headers, timeout=20, trust_env=False) as on_a:
         cid = on_a.post("/api/v1/conversations").json()["id"]
         with on_a.stream("POST", f"/api/v1/conversations/{cid}/messages", json={"content": "go"}) as s:
-            got = []
-            for e in sse_events(s):
-                got.append(e)
-                if len([x for x in got if x.event == "delta"]) == 3:
-                    break
+            got = until_deltas(s, 3)
     mid = got[0].data["message_id"]
     first = check_deltas(got)
     offset = int([e for e in got if e.event == "delta"][-1].id or 0)

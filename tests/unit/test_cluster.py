@@ -50,16 +50,21 @@ async def make_instance(db_url: str, settings: Settings) -> Instance:
     return Instance(chat, cluster)
 
 
+async def stop_instances(*instances: Instance) -> None:
+    """As at an app's shutdown: answers stopped and saved, then each leaves the cluster."""
+    for inst in instances:
+        await inst.chat.hub.shutdown()
+        await inst.cluster.close()
+        await inst.chat.backend.aclose()
+
+
 @pytest.fixture
 async def pair(fake_upstream: FakeUpstream, redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Instance, Instance]]:
     db_url = f"sqlite:///{tmp_path / 'shared.db'}"
     settings = settings_for(fake_upstream, redis_url)
     a, b = await make_instance(db_url, settings), await make_instance(db_url, settings)
     yield a, b
-    for inst in (a, b):
-        await inst.chat.hub.shutdown()
-        await inst.cluster.close()
-        await inst.chat.backend.aclose()
+    await stop_instances(a, b)
     close_database(db_url)
 
 
@@ -93,8 +98,8 @@ async def test_an_answer_running_on_one_instance_is_followed_on_another_exactly_
     assert answer_id is not None
     await wait_for(lambda: len(sent.generation.publisher.text) > 50)
     text, done = await read_all(await b.chat.subscribe("me", answer_id))
-    row = await a.chat.store.get_message("me", answer_id)
-    assert row is not None and done.status == Status.DONE
+    row = await a.chat.answer("me", answer_id)  # once its final row is written
+    assert done.status == Status.DONE
     assert text == row.content == " ".join(f"w{i}" for i in range(200))
     assert done.usage == {"prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
                           "total_tokens": (row.prompt_tokens or 0) + (row.completion_tokens or 0)}
@@ -141,8 +146,8 @@ async def test_stop_on_the_other_instance_closes_the_upstream(
     assert done.status == Status.STOPPED
     rec = await fake_upstream.wait_for_end_async()
     assert rec.disconnected_at is not None and not rec.done_sent
-    row = await a.chat.store.get_message("me", answer_id)
-    assert row is not None and row.status == Status.STOPPED and row.content == text
+    row = await a.chat.answer("me", answer_id)
+    assert row.status == Status.STOPPED and row.content == text
 
 
 async def test_list_changes_reach_the_other_instance(pair: tuple[Instance, Instance]) -> None:
@@ -171,7 +176,7 @@ async def test_the_reaper_ends_only_answers_of_dead_instances(pair: tuple[Instan
     dead = Running("gone-instance", "me", conv.id, dead_id, 1, 0.0)
     live = Running(b.cluster.instance, "me", conv.id, live_id, 2, 0.0)
     await redis.hset(RUNNING, mapping={str(dead_id): running_json(dead), str(live_id): running_json(live)})
-    await redis.xadd(stream_key(dead_id), {"k": "d", "t": "Hello, world"})  # more than its last checkpoint
+    await redis.xadd(stream_key(dead_id, dead.run), {"k": "d", "t": "Hello, world"})  # more than its last checkpoint
     assert await redis.exists(instance_key(b.cluster.instance))  # B heartbeats
     follower = await a.chat.subscribe("me", dead_id)  # a reader following it on a live instance
     assert await Reaper(a.cluster, store).sweep() == 1
@@ -209,9 +214,23 @@ async def test_with_redis_gone_the_answer_is_still_saved_and_followers_say_they_
         assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
         await follower.aclose()
     finally:
-        for inst in (a, b):
-            await inst.chat.hub.shutdown()
-            await inst.cluster.close()
-            await inst.chat.backend.aclose()
+        await stop_instances(a, b)
         close_database(db_url)
         server.cleanup()
+
+
+async def test_a_retry_on_the_other_instance_is_followed_from_its_own_start(
+        pair: tuple[Instance, Instance], fake_upstream: FakeUpstream) -> None:
+    a, b = pair
+    fake_upstream.enqueue(slow_reply(2000))
+    sent = await a.chat.send("me", None, "first run on A")
+    answer_id = sent.assistant_message.id or 0
+    await wait_for(lambda: len(sent.generation.publisher.text) > 20)
+    assert b.chat.stop("me", answer_id)
+    await asyncio.wait_for(asyncio.shield(sent.generation.settled), 15)
+    fake_upstream.enqueue(Reply(text="second run, on B", interval=0.05))
+    await wait_for(lambda: not b.chat.busy("me", sent.conversation.id))
+    retried = await b.chat.retry("me", answer_id)  # same message id, another instance, another run
+    text, done = await read_all(await a.chat.subscribe("me", answer_id))
+    assert (text, done.status) == ("second run, on B", Status.DONE)
+    await asyncio.wait_for(asyncio.shield(retried.generation.settled), 15)

@@ -319,8 +319,8 @@ async def test_hub_tells_only_the_owners_watchers_that_an_answer_started(
     chat = make_chat(tmp_path, openai_settings(fake_upstream))
     mine: list[int] = []
     theirs: list[int] = []
-    unwatch = chat.hub.watch("me", lambda g: mine.append(g.message_id))
-    chat.hub.watch("you", lambda g: theirs.append(g.message_id))
+    unwatch = chat.hub.watch("me", lambda s: mine.append(s.message_id))
+    chat.hub.watch("you", lambda s: theirs.append(s.message_id))
     first = await chat.send("me", None, "q")
     assert mine == [first.assistant_message.id] and theirs == []
     await finish(chat, "me", first.assistant_message.id)
