@@ -157,4 +157,5 @@ def test_a_users_limits_hold_across_instances(app_server, redis_url: str, fake_u
                                 headers={"Accept": "application/json"})
         assert refused.status_code == 429 and "1 answers being written" in refused.json()["detail"]
         assert refused.headers["Retry-After"]
+    fake_upstream.wait_for_end(1, timeout=30)  # A's answer went on after its client left
     assert len(fake_upstream.requests) == 1  # the refused start never reached the model
