@@ -25,7 +25,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.answer_stream import PREFIX, AnswerWriter
+from services.answer_stream import DRAIN_S, PREFIX, AnswerWriter
 from services.changes import Changed, Changes
 from services.events import Started
 from services.live_answer import LiveAnswer
@@ -87,6 +87,8 @@ class Cluster:
     async def close(self) -> None:
         """After the hub stopped this instance's answers: their last entries out, then leave."""
         await asyncio.gather(*(w.drain() for w in list(self._writers.values())), return_exceptions=True)
+        if self._tasks:  # their registry updates and news (an answer saved just now leaving the registry)
+            await asyncio.wait(list(self._tasks), timeout=DRAIN_S)
         for task in self._loops:
             task.cancel()
         for mirror in list(self._mirrors.values()):

@@ -96,6 +96,7 @@ def test_killing_a_mid_answer_interrupts_only_its_answers_and_a_restart_leaves_b
     words = interrupted.locator(".md-view").inner_text().split()
     assert "word20" in words and "word239" not in words
     assert row(b, interrupted.get_attribute("data-message-id") or "")[0] == "interrupted"
+    on_b.screenshot(path=str(b.data_dir / "b-shows-a-died.png"))
 
     a.start()  # a new instance: B's answer is not its to end
     expect(last_answer(own)).to_have_attribute("data-status", "streaming")

@@ -52,6 +52,7 @@ def test_conversation_settings_reach_the_model_for_that_conversation_only(
     page.reload()
     expect(line).to_contain_text("Custom system prompt")
     page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_role("button", name="New chat")).not_to_be_in_viewport()  # the drawer slid away
     page.get_by_role("button", name="Dark mode").click()
     line.click()  # the line opens the same dialog, with what is stored and what it used
     dialog = page.get_by_role("dialog", name="Conversation settings")
