@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.deps import key_owner
 from api.problems import Problem, documented, of_chat_error, read_json
-from api.v1.wire import PING_EVERY_S, SSE, STREAM_HEADERS, dumps, until_done, with_pings
+from api.v1.wire import PING_EVERY_S, SSE, STREAM_HEADERS, dumps, until_done
 from services.api_keys import ApiKeys
 from services.chat import ChatError, ChatService, Started
 from services.events import AnswerEvent, Delta, Done, Snapshot
@@ -91,7 +91,7 @@ class Completion:
         return f"data: {dumps(obj)}\n\n".encode()
 
 
-async def first_text_or_end(events: AsyncIterator[AnswerEvent]) -> AnswerEvent:
+async def first_text_or_end(events: AsyncIterator[AnswerEvent | None]) -> AnswerEvent:
     """Hold the response until the answer has text or has ended, so a failure before the first
     token is an HTTP error (as from OpenAI) rather than a broken stream."""
     async for event in events:
@@ -101,13 +101,17 @@ async def first_text_or_end(events: AsyncIterator[AnswerEvent]) -> AnswerEvent:
 
 
 async def chunks(
-    completion: Completion, first: AnswerEvent, events: AsyncIterator[AnswerEvent], include_usage: bool, stop: Any
+    completion: Completion,
+    first: AnswerEvent,
+    events: AsyncIterator[AnswerEvent | None],
+    include_usage: bool,
+    stop: Any,
 ) -> AsyncIterator[bytes]:
     """OpenAI's chunk stream; `stop()` runs if the client leaves before the end (unstored answers)."""
     ended = False
     try:
         yield completion.chunk({"role": "assistant", "content": ""})
-        async for event in with_pings(_prepend(first, events), PING_EVERY_S):
+        async for event in _prepend(first, events):
             if event is None:
                 yield b": ping\n\n"
             elif isinstance(event, Snapshot | Delta) and event.text:
@@ -128,7 +132,7 @@ async def chunks(
             stop()
 
 
-async def _prepend(first: AnswerEvent, rest: AsyncIterator[AnswerEvent]) -> AsyncIterator[AnswerEvent]:
+async def _prepend(first: AnswerEvent, rest: AsyncIterator[AnswerEvent | None]) -> AsyncIterator[AnswerEvent | None]:
     async with contextlib.aclosing(rest):  # type: ignore[type-var]
         yield first
         async for event in rest:
@@ -163,7 +167,7 @@ def router(chat: ChatService, keys: ApiKeys, model: str) -> APIRouter:
             raise Problem(422, "`stream` and `store` must be true or false.", "invalid_request")
         try:
             started: Started = await chat.complete(owner, messages, stream=stream, store=store)
-            events = await chat.subscribe(owner, started.message_id)
+            events = await chat.subscribe(owner, started.message_id, idle_s=PING_EVERY_S if stream else None)
         except ChatError as exc:
             raise of_chat_error(exc) from None
         completion = Completion(model)

@@ -644,9 +644,12 @@ class ChatService:
         self.changes.notify(owner, Changed("imported"))
         return len(items)
 
-    async def subscribe(self, owner: str, message_id: int, after: int = 0) -> AsyncIterator[events.AnswerEvent]:
+    async def subscribe(
+        self, owner: str, message_id: int, after: int = 0, idle_s: float | None = None
+    ) -> AsyncIterator[events.AnswerEvent | None]:
         """The answer's events from character `after` on (see services/events.py): live while it runs,
-        replayed from its row once it ended. Raises `NotFound` at once, before any event."""
+        replayed from its row once it ended; with `idle_s`, None after each `idle_s` seconds of silence.
+        Raises `NotFound` at once, before any event."""
         after = max(0, after)
         gen = self.hub.get(owner, message_id)
         if gen is None:
@@ -659,7 +662,7 @@ class ChatService:
                 msg = await self.store.get_message(owner, message_id) or msg
             if gen is None:
                 return events.replay(msg, after)
-        return events.follow(gen, after)
+        return events.follow(gen, after, idle_s)
 
     def follow(self, owner: str, message_id: int, listener: events.Listener) -> events.Following | None:
         """For pages: an answer still in the hub by callback (see `events.listen`). None once it ended

@@ -196,16 +196,26 @@ class _Mailbox:
                 self.items.append(news)
         self.wake.set()
 
-    async def take(self) -> list[str] | Status | Done:
+    async def take(self, idle_s: float | None) -> list[str] | Status | Done | None:
+        """The next item; None after `idle_s` without one. A timeout, not a task per wait: this runs
+        for every batch of every answer an API client follows."""
         while not self.items and self.done is None:
             self.wake.clear()
-            await self.wake.wait()
-        return self.items.pop(0) if self.items else self.done  # type: ignore[return-value]
+            if idle_s is None:
+                await self.wake.wait()
+                continue
+            try:
+                async with asyncio.timeout(idle_s):
+                    await self.wake.wait()
+            except TimeoutError:
+                return None
+        return self.items.pop(0) if self.items else self.done
 
 
-async def follow(gen: LiveAnswer, after: int) -> AsyncIterator[AnswerEvent]:
+async def follow(gen: LiveAnswer, after: int, idle_s: float | None = None) -> AsyncIterator[AnswerEvent | None]:
     """A running answer, from `after` on. Snapshot and registration are one step in the publisher,
-    so no text falls between them or arrives twice. Leaving (or being cancelled) only unsubscribes."""
+    so no text falls between them or arrives twice. Leaving (or being cancelled) only unsubscribes.
+    With `idle_s`, None after each `idle_s` seconds without an event (a stream's keep-alive ping)."""
     box = _Mailbox(gen)
     snap, unsubscribe = gen.publisher.subscribe(box.put)
     try:
@@ -216,8 +226,10 @@ async def follow(gen: LiveAnswer, after: int) -> AsyncIterator[AnswerEvent]:
             yield done
             return
         while True:
-            item = await box.take()
-            if isinstance(item, list):
+            item = await box.take(idle_s)
+            if item is None:
+                yield None
+            elif isinstance(item, list):
                 text = "".join(item)
                 start, offset = offset, offset + len(text)
                 if offset > after:  # a reader ahead of the snapshot skips what it already has

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.deps import key_owner
 from api.problems import Problem, call, documented, of_chat_error, read_json
-from api.v1.wire import NDJSON, SSE, STREAM_HEADERS, encode, until_done
+from api.v1.wire import NDJSON, PING_EVERY_S, SSE, STREAM_HEADERS, encode, until_done
 from services.api_keys import ApiKeys
 from services.chat import ChatError, ChatService, Sent
 from services.events import usage_of
@@ -235,7 +235,7 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
     async def answered(owner: str, sent: Sent, media_type: str | None) -> Response:
         message_id = sent.assistant_message.id
         assert message_id is not None
-        events = await call(chat.subscribe(owner, message_id))
+        events = await call(chat.subscribe(owner, message_id, idle_s=PING_EVERY_S if media_type else None))
         if media_type is None:
             await until_done(events)
             return JSONResponse({"message": message_json(await call(chat.answer(owner, message_id)))})
@@ -265,7 +265,7 @@ def router(chat: ChatService, keys: ApiKeys) -> APIRouter:
         if offset < 0:
             raise Problem(422, "The offset cannot be negative.", "invalid_offset")
         answer = await call(chat.answer(owner, message_id, wait_s=0))  # 404 unless it is this owner's answer
-        events = await call(chat.subscribe(owner, message_id, after=offset))
+        events = await call(chat.subscribe(owner, message_id, after=offset, idle_s=PING_EVERY_S))
         media_type = NDJSON if stream_type(accept) == NDJSON else SSE
         first = {"type": "message", "message_id": message_id, "conversation_id": answer.conversation_id}
         return StreamingResponse(encode(first, events, media_type), media_type=media_type, headers=STREAM_HEADERS)

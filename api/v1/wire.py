@@ -6,7 +6,6 @@ that cut idle connections leave a long wait for the first token alone (NDJSON ha
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -56,45 +55,21 @@ def objects(event: AnswerEvent) -> list[dict[str, Any]]:
     return [done_object(event)]
 
 
-async def with_pings(events: AsyncIterator[AnswerEvent], every: float) -> AsyncIterator[AnswerEvent | None]:
-    """The events, and None after each `every` seconds without one. The next event is awaited in a
-    task of its own and never cancelled by the timeout (that would end the subscription)."""
-    pending: asyncio.Future[AnswerEvent] | None = None
-    try:
-        while True:
-            pending = pending or asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait({pending}, timeout=every)
-            if not done:
-                yield None
-                continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
-                pending = None
-                return
-            pending = None
-            yield event
-    finally:
-        if pending is not None:
-            pending.cancel()  # the subscription's own cleanup runs as it is cancelled
-        else:
-            with contextlib.suppress(RuntimeError):
-                await events.aclose()
-
-
 async def encode(
-    first: dict[str, Any], events: AsyncIterator[AnswerEvent], media_type: str, ping_every: float = PING_EVERY_S
+    first: dict[str, Any], events: AsyncIterator[AnswerEvent | None], media_type: str
 ) -> AsyncIterator[bytes]:
-    """`first` (the `message` object), then every event, until `done`."""
+    """`first` (the `message` object), then every event, until `done`; None (the events said nothing
+    for `PING_EVERY_S`, see `ChatService.subscribe`) is a keep-alive comment."""
     sse = media_type == SSE
     yield _frame(first, sse)
-    async for event in with_pings(events, ping_every):
-        if event is None:
-            if sse:
-                yield b": ping\n\n"
-            continue
-        for obj in objects(event):
-            yield _frame(obj, sse)
+    async with contextlib.aclosing(events):  # type: ignore[type-var]  (a client that leaves unsubscribes at once)
+        async for event in events:
+            if event is None:
+                if sse:
+                    yield b": ping\n\n"
+                continue
+            for obj in objects(event):
+                yield _frame(obj, sse)
 
 
 def _frame(obj: dict[str, Any], sse: bool) -> bytes:
@@ -108,7 +83,7 @@ def _frame(obj: dict[str, Any], sse: bool) -> bytes:
     return f"{head}event: {kind}\ndata: {dumps(data)}\n\n".encode()
 
 
-async def until_done(events: AsyncIterator[AnswerEvent]) -> tuple[str, Done]:
+async def until_done(events: AsyncIterator[AnswerEvent | None]) -> tuple[str, Done]:
     """The whole text and the end, for callers that want one response."""
     parts: list[str] = []
     async with contextlib.aclosing(events):  # type: ignore[type-var]

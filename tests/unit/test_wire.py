@@ -1,10 +1,9 @@
-"""The API's event encoder over the real publisher: pings while an answer is quiet, none while it talks."""
+"""Keep-alive pings over the real publisher: while an answer is quiet, none while it talks."""
 
 from __future__ import annotations
 
 import asyncio
 
-from api.v1.wire import with_pings
 from services.events import Delta, Snapshot, follow
 from services.models import Status
 from tests.unit.test_events import running
@@ -12,7 +11,7 @@ from tests.unit.test_events import running
 
 async def test_a_quiet_answer_gets_pings_and_keeps_its_subscription() -> None:
     gen = running("a")
-    out = with_pings(follow(gen, 0), 0.05)
+    out = follow(gen, 0, idle_s=0.05)
     assert isinstance(first := await anext(out), Snapshot) and first.text == "a"
     assert await asyncio.wait_for(anext(out), 2) is None  # silence: a ping, not the end
     assert await asyncio.wait_for(anext(out), 2) is None  # and another
@@ -26,7 +25,7 @@ async def test_a_quiet_answer_gets_pings_and_keeps_its_subscription() -> None:
 
 async def test_a_talking_answer_gets_no_pings_and_ends() -> None:
     gen = running()
-    out = with_pings(follow(gen, 0), 0.5)
+    out = follow(gen, 0, idle_s=0.5)
     await anext(out)
 
     async def talk() -> None:
