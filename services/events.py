@@ -173,13 +173,21 @@ async def replay(msg: Message, after: int) -> AsyncIterator[AnswerEvent]:
 
 
 class _Mailbox:
-    """Collects a generation's events for one reader; coalesces while the reader is busy."""
+    """Collects a generation's events for one reader; coalesces while the reader is busy.
 
-    def __init__(self, gen: LiveAnswer) -> None:
+    With `idle_s`, one timer per `idle_s` (not one per wait: this runs for every batch of every answer
+    an API client follows) checks whether anything came meanwhile, and if not hands out a ping."""
+
+    def __init__(self, gen: LiveAnswer, idle_s: float | None) -> None:
         self.gen = gen
         self.items: list[list[str] | Status] = []  # text pieces of one pending delta, or a pending status
         self.done: Done | None = None
         self.wake = asyncio.Event()
+        self.ping = False
+        self._loop = asyncio.get_running_loop()
+        self._idle_s = idle_s
+        self._last = self._loop.time()
+        self._timer = self._loop.call_later(idle_s, self._check) if idle_s else None
 
     def put(self, event: Published) -> None:
         if event.delta:
@@ -196,27 +204,38 @@ class _Mailbox:
                 self.items.append(news)
         self.wake.set()
 
-    async def take(self, idle_s: float | None) -> list[str] | Status | Done | None:
-        """The next item; None after `idle_s` without one. A timeout, not a task per wait: this runs
-        for every batch of every answer an API client follows."""
-        while not self.items and self.done is None:
+    def _check(self) -> None:
+        assert self._idle_s is not None
+        quiet = self._loop.time() - self._last
+        if quiet >= self._idle_s and not self.items:
+            self.ping = True
+            self.wake.set()
+            quiet = 0.0
+        self._timer = self._loop.call_later(self._idle_s - quiet, self._check)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    async def take(self) -> list[str] | Status | Done | None:
+        """The next item, or None for a ping."""
+        while not self.items and self.done is None and not self.ping:
             self.wake.clear()
-            if idle_s is None:
-                await self.wake.wait()
-                continue
-            try:
-                async with asyncio.timeout(idle_s):
-                    await self.wake.wait()
-            except TimeoutError:
-                return None
-        return self.items.pop(0) if self.items else self.done
+            await self.wake.wait()
+        if self._timer is not None:
+            self._last = self._loop.time()
+        if self.items:
+            return self.items.pop(0)
+        if self.done is None:
+            self.ping = False
+        return self.done
 
 
 async def follow(gen: LiveAnswer, after: int, idle_s: float | None = None) -> AsyncIterator[AnswerEvent | None]:
     """A running answer, from `after` on. Snapshot and registration are one step in the publisher,
     so no text falls between them or arrives twice. Leaving (or being cancelled) only unsubscribes.
     With `idle_s`, None after each `idle_s` seconds without an event (a stream's keep-alive ping)."""
-    box = _Mailbox(gen)
+    box = _Mailbox(gen, idle_s)
     snap, unsubscribe = gen.publisher.subscribe(box.put)
     try:
         offset = len(snap.text)
@@ -226,7 +245,7 @@ async def follow(gen: LiveAnswer, after: int, idle_s: float | None = None) -> As
             yield done
             return
         while True:
-            item = await box.take(idle_s)
+            item = await box.take()
             if item is None:
                 yield None
             elif isinstance(item, list):
@@ -240,3 +259,4 @@ async def follow(gen: LiveAnswer, after: int, idle_s: float | None = None) -> As
                     return
     finally:
         unsubscribe()
+        box.close()

@@ -9,9 +9,6 @@ exactly as they follow a local `Generation`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,8 +19,6 @@ from services.answer_stream import apply, stream_key
 from services.live_answer import LiveAnswer
 from services.models import Status
 from services.publisher import BatchingPublisher
-
-log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 1000
 READ_COUNT = 1000
@@ -114,6 +109,4 @@ class RemoteAnswer(LiveAnswer):
                     for entry_id, fields in entries:
                         self._apply(entry_id, fields)
         finally:
-            with contextlib.suppress(Exception):
-                self._settle()
-            log.debug("stopped following answer %s after %.0f s", self.message_id, time.time() - self.started_at)
+            self._settle()  # ended, or followed for as long as it could run: the hub lets it go

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from services import events
 from services.answer_stream import stream_key
 from services.changes import Changed
-from services.chat import ChatService
+from services.chat import ChatService, Sent
 from services.cluster import RUNNING, Cluster, instance_key, running_json
 from services.generation import GenerationHub
 from services.llm import openai_backend
@@ -70,6 +70,14 @@ async def pair(fake_upstream: FakeUpstream, redis_url: str, tmp_path: Path) -> A
 
 def slow_reply(words: int = 200) -> Reply:
     return Reply(text=" ".join(f"w{i}" for i in range(words)), interval=0.01)
+
+
+async def answering(inst: Instance, fake: FakeUpstream, text: str, words: int = 2000) -> tuple[Sent, int]:
+    """An answer started on `inst`, already streaming; with its message id."""
+    fake.enqueue(slow_reply(words))
+    sent = await inst.chat.send("me", None, text)
+    await wait_for(lambda: len(sent.generation.publisher.text) > 20)
+    return sent, sent.assistant_message.id or 0
 
 
 async def wait_for(predicate, timeout: float = 10.0) -> None:
@@ -135,10 +143,7 @@ async def test_the_other_instance_sees_it_busy_and_its_tabs_hear_it_start(
 async def test_stop_on_the_other_instance_closes_the_upstream(
         pair: tuple[Instance, Instance], fake_upstream: FakeUpstream) -> None:
     a, b = pair
-    fake_upstream.enqueue(slow_reply(2000))
-    sent = await a.chat.send("me", None, "long")
-    answer_id = sent.assistant_message.id or 0
-    await wait_for(lambda: len(sent.generation.publisher.text) > 20)
+    _sent, answer_id = await answering(a, fake_upstream, "long")
     follower = await b.chat.subscribe("me", answer_id)
     assert not b.chat.stop("someone-else", answer_id)
     assert b.chat.stop("me", answer_id)
@@ -197,10 +202,7 @@ async def test_with_redis_gone_the_answer_is_still_saved_and_followers_say_they_
     settings = settings_for(fake_upstream, server.url())
     a, b = await make_instance(db_url, settings), await make_instance(db_url, settings)
     try:
-        fake_upstream.enqueue(slow_reply(300))
-        sent = await a.chat.send("me", None, "go on without Redis")
-        answer_id = sent.assistant_message.id or 0
-        await wait_for(lambda: len(sent.generation.publisher.text) > 20)
+        sent, answer_id = await answering(a, fake_upstream, "go on without Redis", 300)
         follower = await b.chat.subscribe("me", answer_id)
         assert isinstance(await anext(follower), events.Snapshot)
         server.stop()
@@ -222,10 +224,7 @@ async def test_with_redis_gone_the_answer_is_still_saved_and_followers_say_they_
 async def test_a_retry_on_the_other_instance_is_followed_from_its_own_start(
         pair: tuple[Instance, Instance], fake_upstream: FakeUpstream) -> None:
     a, b = pair
-    fake_upstream.enqueue(slow_reply(2000))
-    sent = await a.chat.send("me", None, "first run on A")
-    answer_id = sent.assistant_message.id or 0
-    await wait_for(lambda: len(sent.generation.publisher.text) > 20)
+    sent, answer_id = await answering(a, fake_upstream, "first run on A")
     assert b.chat.stop("me", answer_id)
     await asyncio.wait_for(asyncio.shield(sent.generation.settled), 15)
     fake_upstream.enqueue(Reply(text="second run, on B", interval=0.05))
