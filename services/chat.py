@@ -427,16 +427,21 @@ class ChatService:
         conv = await self.store.get_conversation(owner, conversation_id)
         if conv is None:
             raise NotFound("That conversation does not exist.")
-        messages = visible_history(await self.store.list_messages(owner, conversation_id))
-        await self._follow_elsewhere(owner, messages)
+        messages = await self._current(owner, visible_history(await self.store.list_messages(owner, conversation_id)))
         return conv, [self._live(owner, m) for m in messages]
 
-    async def _follow_elsewhere(self, owner: str, messages: list[Message]) -> None:
-        """Answers these rows show running on another instance are followed here too, so `follow` and
-        `subscribe` find them like local ones."""
+    async def _current(self, owner: str, messages: list[Message]) -> list[Message]:
+        """Rows read as `streaming` whose answer is not in the hub: running on another instance (then
+        followed here too, so `follow` and `subscribe` find it like a local one), or ended and saved while
+        the rows were being read (then read again: the hub had already let it go)."""
+        current = []
         for m in messages:
             if m.status == Status.STREAMING and m.id is not None and self.hub.get(owner, m.id) is None:
                 await self._follow_remote(owner, m.id)
+                if self.hub.get(owner, m.id) is None:
+                    m = await self.store.get_message(owner, m.id) or m
+            current.append(m)
+        return current
 
     async def _follow_remote(self, owner: str, message_id: int) -> None:
         """A `streaming` row is written a few ms before its instance registers the answer: while the row
@@ -473,7 +478,7 @@ class ChatService:
         )
         if not messages and await self.store.get_conversation(owner, conversation_id) is None:
             raise NotFound("That conversation does not exist.")
-        await self._follow_elsewhere(owner, messages)
+        messages = await self._current(owner, messages)
         versions, edits = answer_versions(messages), question_versions(messages)
         questions = [q for group in edits.values() if (q := shown_version(group, picked)) and q.id is not None]
         questions.sort(key=lambda q: q.id or 0)
@@ -656,10 +661,8 @@ class ChatService:
             msg = await self.store.get_message(owner, message_id)
             if msg is None or msg.role != Role.ASSISTANT:
                 raise NotFound("That answer does not exist.")
-            await self._follow_elsewhere(owner, [msg])
+            [msg] = await self._current(owner, [msg])
             gen = self.hub.get(owner, message_id)
-            if gen is None and msg.status == Status.STREAMING:  # its final row was written while we read
-                msg = await self.store.get_message(owner, message_id) or msg
             if gen is None:
                 return events.replay(msg, after)
         return events.follow(gen, after, idle_s)

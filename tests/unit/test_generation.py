@@ -600,3 +600,24 @@ async def test_a_burst_of_buffered_chunks_lets_other_tasks_run(
     await other
     assert row.status == Status.DONE and len(row.content) == 2000 * 6 - 1
     assert max(grew) <= 2 * len(" w0000"), f"{max(grew)} characters arrived while other tasks waited"
+
+
+async def test_a_thread_read_while_its_answer_is_being_saved_shows_the_saved_answer(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """The rows are read while the answer streams; its final row is written (and the hub lets it go)
+    before the read returns: the reader gets the saved answer, not a `streaming` row nobody follows."""
+    fake_upstream.enqueue(Reply(text="A quick answer.", interval=0.01))
+    chat = make_chat(tmp_path, openai_settings(fake_upstream))
+    sent = await chat.send("me", None, "hi")
+    read = chat.store.list_messages
+
+    async def read_then_it_is_saved(owner: str, conversation_id: str) -> list:
+        rows = await read(owner, conversation_id)
+        assert rows[-1].status == Status.STREAMING
+        await asyncio.wait_for(asyncio.shield(sent.generation.settled), 10)
+        return rows
+
+    chat.store.list_messages = read_then_it_is_saved  # type: ignore[method-assign]
+    _conv, messages = await chat.conversation("me", sent.conversation.id)
+    assert (messages[-1].content, messages[-1].status) == ("A quick answer.", Status.DONE)
