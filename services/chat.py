@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 TITLE_CHARS = 60
 MAX_SEARCH_RESULTS = 100
 BUSY = "Wait for the current answer to finish, or press Stop."
-REGISTRY_POLL_S, REGISTRY_POLLS = 0.05, 20  # see `_follow_remote`
+REGISTRY_POLL_S, REGISTRY_POLLS = 0.05, 20  # see `_current_row`
 
 
 class ChatError(ValueError):
@@ -437,25 +437,26 @@ class ChatService:
         current = []
         for m in messages:
             if m.status == Status.STREAMING and m.id is not None and self.hub.get(owner, m.id) is None:
-                await self._follow_remote(owner, m.id)
-                if self.hub.get(owner, m.id) is None:
-                    m = await self.store.get_message(owner, m.id) or m
+                m = await self._current_row(owner, m)
             current.append(m)
         return current
 
-    async def _follow_remote(self, owner: str, message_id: int) -> None:
-        """A `streaming` row is written a few ms before its instance registers the answer: while the row
-        still says so, look again (bounded; a row whose instance died unregistered is the reaper's)."""
+    async def _current_row(self, owner: str, row: Message) -> Message:
+        """The row again, until it is no longer `streaming` or its answer is followed here. A streaming
+        row is written a few ms before its instance registers the answer, so with several instances
+        this looks a few times (bounded; a row whose instance died unregistered is the reaper's)."""
+        assert row.id is not None
         cluster = self.hub.cluster
-        if cluster is None:
-            return
-        for _ in range(REGISTRY_POLLS):
-            if await cluster.follow(owner, message_id) is not None or self.hub.get(owner, message_id) is not None:
-                return
-            row = await self.store.get_message(owner, message_id)
-            if row is None or row.status != Status.STREAMING:
-                return
+        for _ in range(REGISTRY_POLLS if cluster is not None else 1):
+            if cluster is not None and await cluster.follow(owner, row.id) is not None:
+                return row
+            if self.hub.get(owner, row.id) is not None:
+                return row
+            row = await self.store.get_message(owner, row.id) or row
+            if row.status != Status.STREAMING:
+                return row
             await asyncio.sleep(REGISTRY_POLL_S)
+        return row
 
     async def thread(
         self,
@@ -685,7 +686,7 @@ class ChatService:
         known = {s.message_id for s in here}
         cluster = self.hub.cluster
         elsewhere = cluster.running_elsewhere(owner, conversation_id) if cluster is not None else []
-        there = [events.Started(r.message_id, r.conversation_id, r.run) for r in elsewhere if r.message_id not in known]
+        there = [r.started for r in elsewhere if r.message_id not in known]
         return here + there
 
     @property

@@ -27,7 +27,6 @@ from redis.exceptions import RedisError
 
 from services.answer_stream import DRAIN_S, PREFIX, AnswerWriter
 from services.changes import Changed, Changes
-from services.events import Started
 from services.live_answer import LiveAnswer
 from services.models import Status
 from services.remote_answer import RemoteAnswer, Running
@@ -45,6 +44,11 @@ FOLLOW_GRACE_S = 120.0  # a reader follows at most MAX_GENERATION_S plus this (r
 
 def instance_key(instance: str) -> str:
     return f"{PREFIX}instance:{instance}"
+
+
+def ended_news(instance: str, message_id: int) -> bytes:
+    """Tells every instance an answer runs no more (its final row is written)."""
+    return orjson.dumps({"k": "ended", "i": instance, "m": message_id})
 
 
 def running_json(r: Running) -> str:
@@ -116,20 +120,20 @@ class Cluster:
         gen.watch_saved(writer.on_saved)
         self.owned[gen.message_id] = running
         self._writers[gen.message_id] = writer
-        news = {"k": "started", "i": self.instance, "m": gen.message_id, "r": running_json(running)}
+        news = orjson.dumps({"k": "started", "i": self.instance, "m": gen.message_id, "r": running_json(running)})
         self._spawn(self._send(lambda p: p.hset(RUNNING, str(gen.message_id), running_json(running)), news))
 
     def _written(self, gen: LiveAnswer) -> None:
         """Its final row is written and its last entry shared: it leaves the registry."""
         self._writers.pop(gen.message_id, None)
         self.owned.pop(gen.message_id, None)
-        news = {"k": "ended", "i": self.instance, "m": gen.message_id}
+        news = ended_news(self.instance, gen.message_id)
         self._spawn(self._send(lambda p: p.hdel(RUNNING, str(gen.message_id)), news))
 
-    async def _send(self, change: Callable[[Any], Any], news: dict[str, Any]) -> None:
+    async def _send(self, change: Callable[[Any], Any], news: bytes) -> None:
         pipe = self.redis.pipeline(transaction=False)
         change(pipe)
-        pipe.publish(NEWS, orjson.dumps(news))
+        pipe.publish(NEWS, news)
         with contextlib.suppress(RedisError, OSError):  # the heartbeat says Redis is down, once
             await pipe.execute()
 
@@ -243,7 +247,7 @@ class Cluster:
         that already ended still changed their conversation list)."""
         await self.follow(running.owner, running.message_id)
         if self.hub is not None:
-            self.hub.tell_watchers(running.owner, Started(running.message_id, running.conversation_id, running.run))
+            self.hub.tell_watchers(running.owner, running.started)
 
     async def _listen(self) -> None:
         """News, re-subscribed after Redis comes back (the registry is re-read: news may have been missed)."""

@@ -16,12 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import orjson
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.answer_stream import KEEP_S, ended_entries, stream_key
-from services.cluster import NEWS, RUNNING, Cluster, instance_key, running_of
+from services.cluster import NEWS, RUNNING, Cluster, ended_news, instance_key, running_of
 from services.models import Status
 from services.remote_answer import Running
 from services.store import Store
@@ -89,6 +88,6 @@ class Reaper:
             pipe.expire(key, KEEP_S)
             log.info("answer %s: its server stopped heartbeating; marked interrupted", running.message_id)
         pipe.hdel(RUNNING, str(running.message_id))
-        pipe.publish(NEWS, orjson.dumps({"k": "ended", "i": running.instance, "m": running.message_id}))
+        pipe.publish(NEWS, ended_news(running.instance, running.message_id))
         await pipe.execute()
         return bool(changed)

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.answer_stream import apply, stream_key
+from services.events import Started
 from services.live_answer import LiveAnswer
 from services.models import Status
 from services.publisher import BatchingPublisher
@@ -35,6 +36,10 @@ class Running:
     message_id: int
     run: int
     started_at: float
+
+    @property
+    def started(self) -> Started:
+        return Started(self.message_id, self.conversation_id, self.run)
 
 
 StopRequest = Callable[[Running, Status], None]
