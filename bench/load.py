@@ -1,6 +1,7 @@
 """Capacity benchmark: many concurrent API streams (and optionally browser pages) on one app process.
 
     uv run python bench/load.py [--streams 100] [--answers 2] [--rate 30] [--tokens 300] [--rounds 3] [--pages 4]
+                                [--app DIR]
 
 Three processes besides the app share the machine, each kept cheap: the fake upstream (its own
 process; pre-encoded chunks, 1 token per chunk at ``--rate`` tokens/s per stream, no logging), a
@@ -42,6 +43,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bench.run as br  # noqa: E402
 from bench.answers import make_answer  # noqa: E402
 from bench.run import APPS, LoadMeter, Server, pct, wait_quiet  # noqa: E402
 from tests.fake_upstream import FakeUpstream, Reply, tokenize  # noqa: E402
@@ -330,7 +332,7 @@ def measure_idle(server: Server, seconds: float = 3.0) -> Idle:
 def create_key(server: Server) -> str:
     out = subprocess.run(
         [sys.executable, "app.py", "api-key", "create", "--user", "load"],
-        cwd=ROOT,
+        cwd=br.ROOT,
         env=server.env,
         capture_output=True,
         text=True,
@@ -452,7 +454,10 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=2, help="answers each stream asks for, one after the other")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pages", type=int, default=0, help="Chromium pages, one answer each (0: none)")
+    parser.add_argument("--app", type=Path, default=ROOT,
+                        help="checkout whose app.py to measure (`git archive REV`); bench and venv are this one's")
     args = parser.parse_args()
+    br.ROOT = args.app.resolve()  # where bench.run.Server starts app.py
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     run(args)
 

@@ -167,7 +167,6 @@ class ChatService:
         self.limits = limits or Limits.from_settings(settings)
         self.metrics = metrics or Metrics()
         self._starting: set[tuple[str, str]] = set()  # (owner, conversation) between check and registration
-        self._caching: set[asyncio.Task[None]] = set()
         self._unstored = itertools.count(-1, -1)  # ids of answers kept only in memory (gateway, store:false)
         self.changes = Changes()
 
@@ -371,21 +370,10 @@ class ChatService:
             checkpoints=self.checkpoints if message_id > 0 else None,
             overrides=overrides,
         )
-        if message_id > 0:
-            gen.watch_saved(lambda saved: self._cache_html(gen) if saved else None)
         with log_context(user_id=owner, conversation_id=conversation_id, message_id=message_id):
             self.hub.start(gen)  # the answer's task keeps these ids in its log lines
         self.metrics.track(gen)
         return gen
-
-    def _cache_html(self, gen: Generation) -> None:
-        """Once the final row is written, render its text once for the next opening of the thread."""
-        if self.rendered is None:
-            return
-        work = self.rendered.remember(gen.owner, gen.message_id, gen.publisher.full_text)
-        task = asyncio.get_running_loop().create_task(work, name=f"cache-html-{gen.message_id}")
-        self._caching.add(task)
-        task.add_done_callback(self._caching.discard)
 
     # reads, deletes and event streams for every client: pages, the HTTP API, the gateway ----
 

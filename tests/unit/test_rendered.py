@@ -81,19 +81,11 @@ async def test_cache_rows_are_scoped_to_their_owner(db_url: str) -> None:
     await RenderedHtml(store).html_for("alice", alice)
     assert await store.get_rendered("bob", [answer_id]) == {}
     # bob cannot plant HTML for alice's answer, neither as himself nor under her name
-    await RenderedHtml(store).remember("bob", answer_id, "<b>planted</b>")
-    bad = RenderedAnswer(message_id=answer_id, owner="alice", renderer="x", digest="x", html="planted")
-    await store.save_rendered("bob", [bad])
+    for owner in ("bob", "alice"):
+        bad = RenderedAnswer(message_id=answer_id, owner=owner, renderer="x", digest="x", html="planted")
+        await store.save_rendered("bob", [bad])
     row = (await store.get_rendered("alice", [answer_id]))[answer_id]
     assert "secret" in row.html and row.renderer == rendered.RENDERER_VERSION
-
-
-async def test_remember_fills_the_cache_when_an_answer_finishes(db_url: str, renders: list[str]) -> None:
-    store = Store(db_url)
-    messages = await thread(store, "o", ["`final` text"])
-    await RenderedHtml(store).remember("o", messages[1].id or 0, "`final` text")
-    assert await RenderedHtml(store).html_for("o", messages) == {messages[1].id: "<p><code>final</code> text</p>\n"}
-    assert renders == ["`final` text"]
 
 
 def test_renderer_version_follows_every_module_of_the_markdown_package(tmp_path: Path) -> None:
