@@ -58,8 +58,10 @@ STICK_TO_BOTTOM = """
   // Following stops only when the reader moves up, and resumes at the bottom. Deciding it from the
   // distance to the bottom alone lost it under load: by the time our own scrollTo's event arrived the
   // answer had grown again, and the page read that as the reader leaving the bottom.
-  addEventListener('scroll', () => {  // the live height: older turns may have been put in above since
-    if (innerHeight + scrollY >= document.body.scrollHeight - 80) follow = true;
+  // The height is the one the ResizeObserver read after the last layout: reading the live one here
+  // forced a layout in every scroll event, and our own scrollTo makes one per frame while text arrives.
+  addEventListener('scroll', () => {
+    if (innerHeight + scrollY >= height - 80) follow = true;
     else if (scrollY < last) follow = false;
     last = scrollY;
   }, {passive: true});
