@@ -7,10 +7,12 @@ export default {
     keep: { type: Number, default: 5 },
   },
   methods: {
-    say(text) {
-      const line = document.createElement("div");
-      line.textContent = text;
-      this.$el.append(line);
+    say(lines) {
+      for (const text of lines) {
+        const line = document.createElement("div");
+        line.textContent = text;
+        this.$el.append(line);
+      }
       while (this.$el.childElementCount > this.keep) this.$el.firstElementChild.remove();
     },
   },
