@@ -88,7 +88,11 @@ class Backend:
         breaks mid-answer. Chunks are read as plain dicts from the body (see services/sse.py), and
         `stream_options.include_usage` asks for the token counts. Not `.stream()`: that helper drops
         Azure's asynchronous-filter chunks."""
-        request: dict[str, Any] = {"model": self.model, "messages": prompt, **self.request_options, **(overrides or {})}
+        request: dict[str, Any] = {"model": self.model, "messages": [], **self.request_options, **(overrides or {})}
+        # The prompt is sent as it is (extra_body wins over the typed fields): the SDK's transform of
+        # `messages` walks every message, 0.9 ms for 2 and 7.7 ms for 20 on the event loop, per send.
+        # Ours are plain JSON already (stored text, or the gateway's parsed request body).
+        request["extra_body"] = {**(request.get("extra_body") or {}), "messages": prompt}
         completions = self.client.chat.completions
         reader = AnswerReader()
         if not stream:

@@ -79,7 +79,7 @@ async def test_streamed_answer_is_published_in_order_and_saved(fake_upstream: Fa
     assert request.messages[-1] == {"role": "user", "content": "hi there"}
 
 
-async def test_a_finished_answer_is_rendered_once_for_the_next_opening(
+async def test_a_finished_answer_is_rendered_when_its_thread_is_first_opened_then_read_from_the_cache(
     fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     fake_upstream.enqueue(Reply(text="Saved as **HTML**."))
@@ -87,13 +87,11 @@ async def test_a_finished_answer_is_rendered_once_for_the_next_opening(
     sent = await chat.send("me", None, "q")
     answer_id = sent.assistant_message.id
     await finish(chat, "me", answer_id)
-    for _ in range(200):  # the cache is written by a task started once the final row is saved
-        cached = await chat.store.get_rendered("me", [answer_id])
-        if cached:
-            break
-        await asyncio.sleep(0.01)
-    row = cached[answer_id]
-    assert "<strong>HTML</strong>" in row.html
+    assert await chat.store.get_rendered("me", [answer_id]) == {}  # nobody opened it: no work spent
+    opened = await chat.thread("me", sent.conversation.id)
+    assert opened.turns[0].html is not None and "<strong>HTML</strong>" in opened.turns[0].html
+    row = (await chat.store.get_rendered("me", [answer_id]))[answer_id]
+    assert row.html == opened.turns[0].html
     assert (row.renderer, row.digest) == (RENDERER_VERSION, digest("Saved as **HTML**."))
     assert await chat.store.get_rendered("someone-else", [answer_id]) == {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.chunks import Ending
-from services.llm import ACCEPTED, Part, openai_backend
+from services.llm import ACCEPTED, Part, local_backend, openai_backend
 from services.settings import Settings
 from tests.fake_upstream import FakeUpstream, Reply
 
@@ -26,3 +26,22 @@ async def test_an_answer_is_accepted_then_its_text_then_how_it_ended(fake_upstre
     ending = parts[-1]
     assert isinstance(ending, Ending) and ending.finish_reason == "stop" and ending.completion_tokens
     assert fake_upstream.requests[0].stream is stream
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+async def test_the_prompt_and_the_backends_own_extra_fields_reach_the_model_as_given(
+    fake_upstream: FakeUpstream, stream: bool
+) -> None:
+    """The prompt travels past the SDK's per-message transform: every message must still arrive, in
+    order and unchanged, next to the embedded model's sampling options and a send's overrides."""
+    fake_upstream.enqueue(Reply(text="ok"))
+    prompt = [{"role": "system", "content": "Be brief."}]
+    prompt += [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} ✓ \"quoted\""} for i in range(9)]
+    backend = local_backend(f"{fake_upstream.url}", "k", "tiny", max_tokens=64, slot_ctx=2048)
+    parts = [part async for part in backend.stream(prompt, stream, {"temperature": 0.9})]
+    await backend.aclose()
+    assert parts[0] is ACCEPTED and isinstance(parts[-1], Ending)
+    body = fake_upstream.requests[0].body
+    assert body["messages"] == prompt
+    assert body["repeat_penalty"] == 1.15 and body["max_tokens"] == 64 and body["temperature"] == 0.9
+    assert body["model"] == "tiny" and "extra_body" not in body

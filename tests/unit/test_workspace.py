@@ -78,8 +78,9 @@ async def test_delete_removes_messages_and_cached_html_and_stops_a_running_answe
     fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     chat, conv, *_ = await two_versions(fake_upstream, tmp_path)
+    await chat.thread("me", conv)  # opening it caches the HTML of the answer shown
     with Session(chat.store.engine) as s:
-        assert s.exec(select(RenderedAnswer)).all()  # cached by the answers above
+        assert s.exec(select(RenderedAnswer)).all()
     fake_upstream.enqueue(Reply(text="word " * 400, interval=0.02))
     running = await chat.send("me", conv, "a long one")
     with pytest.raises(ChatError, match="Wait for the current answer"):
