@@ -435,13 +435,14 @@ class ChatService:
         this looks a few times (bounded; a row whose instance died unregistered is the reaper's)."""
         assert row.id is not None
         cluster = self.hub.cluster
-        for _ in range(REGISTRY_POLLS if cluster is not None else 1):
+        looks = REGISTRY_POLLS if cluster is not None else 1
+        for look in range(1, looks + 1):
             if cluster is not None and await cluster.follow(owner, row.id) is not None:
                 return row
             if self.hub.get(owner, row.id) is not None:
                 return row
             row = await self.store.get_message(owner, row.id) or row
-            if row.status != Status.STREAMING:
+            if row.status != Status.STREAMING or look == looks:
                 return row
             await asyncio.sleep(REGISTRY_POLL_S)
         return row
