@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, event, false, func, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, delete, event, false, func, insert, text, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, create_engine, select
 
@@ -41,6 +41,17 @@ from services.search import Query, SearchHit, Snippet, snippet
 from services.steering import STEERING_FIELDS
 
 T = TypeVar("T")
+# Statements built once, their parameters given per call: `.values(...)` per call coerced and keyed
+# every value again, as dear as the ORM flush it replaced.
+_CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
+_INSERT_CONVERSATION = insert(_CONVERSATIONS)
+_TOUCH_CONVERSATION = update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("cid"))
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_INSERT_MESSAGE = insert(_MESSAGES)
+_DEFAULTS = ChatDefaults.__table__  # type: ignore[attr-defined]
+_OWNER_DEFAULTS = select(*(_DEFAULTS.c[name] for name in STEERING_FIELDS)).where(
+    _DEFAULTS.c.owner == bindparam("owner")
+)
 log = logging.getLogger(__name__)
 
 # Measured with bench/db.py (100 answers saving once a second, 5 page opens a second, on a busy
@@ -217,7 +228,7 @@ class Store:
     ) -> Conversation:
         def fn(s: Session) -> Conversation:
             conv = _new_conversation(s, owner, title) if with_defaults else Conversation(owner=owner, title=title)
-            s.add(conv)
+            s.connection().execute(_INSERT_CONVERSATION, conv.model_dump())
             s.commit()
             return conv
 
@@ -437,14 +448,15 @@ class Store:
 
         def fn(s: Session) -> tuple[Conversation, Message, Message, list[Message]] | None:
             conv = s.get(Conversation, conversation_id) if conversation_id else None
-            if conv is None or conv.owner != owner:
+            fresh = conv is None or conv.owner != owner
+            if fresh:
                 if not create:
                     return None
                 conv = _new_conversation(s, owner, title)
+            assert conv is not None
             mine = (col(Message.owner) == owner, col(Message.conversation_id) == conv.id)
             thread = list(s.exec(select(Message).where(*mine).order_by(col(Message.id))))
-            if not thread and conv.title == UNTITLED:
-                conv.title = title  # started empty (from its settings, say): named by its first message
+            s.expunge_all()  # the rows are written below in Core: the ORM's unit of work was most of a send's cost
             if edit_of is None:
                 parent = next((m.id for m in reversed(visible_history(thread)) if m.role == Role.USER), None)
             else:
@@ -452,10 +464,17 @@ class Store:
                 if old is None:
                     return None
                 parent = old.parent_id
+            if not thread and conv.title == UNTITLED:
+                conv.title = title  # started empty (from its settings, say): named by its first message
             conv.updated_at = utcnow()
-            user = Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text, parent_id=parent)
-            s.add_all([conv, user])
-            s.flush()
+            conn = s.connection()
+            if fresh:
+                conn.execute(_INSERT_CONVERSATION, conv.model_dump())
+            else:
+                conn.execute(_TOUCH_CONVERSATION, {"cid": conv.id, "title": conv.title, "updated_at": conv.updated_at})
+            user = _inserted(
+                conn, Message(conversation_id=conv.id, owner=owner, role=Role.USER, content=text, parent_id=parent)
+            )
             answer = Message(
                 conversation_id=conv.id,
                 owner=owner,
@@ -464,7 +483,7 @@ class Store:
                 reply_to=user.id,
                 model=conv.model or model,
             )
-            s.add(answer)
+            _inserted(conn, answer)
             s.commit()
             return conv, user, answer, [*thread, user, answer]
 
@@ -587,11 +606,8 @@ class Store:
         """Writes only when `conditions` hold, so a late write never takes a row back; True if it did."""
 
         def fn(s: Session) -> bool:
-            result = s.execute(
-                update(Message)
-                .where(col(Message.id) == message_id, col(Message.owner) == owner, *conditions)
-                .values(updated_at=utcnow(), **values)
-            )
+            mine = update(_MESSAGES).where(_MESSAGES.c.id == message_id, _MESSAGES.c.owner == owner, *conditions)
+            result = s.connection().execute(mine, {"updated_at": utcnow(), **values})  # Core: no ORM bulk-update pass
             s.commit()
             return bool(result.rowcount)
 
@@ -615,10 +631,13 @@ class Store:
         return await self.update_message(owner, message_id, col(Message.status) == Status.STREAMING, **values)
 
 
+def _inserted(conn: Connection, msg: Message) -> Message:
+    """`msg` written with one Core INSERT, its id set from the database."""
+    msg.id = conn.execute(_INSERT_MESSAGE, msg.model_dump(exclude={"id"})).inserted_primary_key[0]
+    return msg
+
+
 def _new_conversation(s: Session, owner: str, title: str) -> Conversation:
     """A conversation starts with its owner's defaults (services/steering.py)."""
-    conv = Conversation(owner=owner, title=title)
-    if (defaults := s.get(ChatDefaults, owner)) is not None:
-        for name in STEERING_FIELDS:
-            setattr(conv, name, getattr(defaults, name))
-    return conv
+    defaults = s.connection().execute(_OWNER_DEFAULTS, {"owner": owner}).first()
+    return Conversation(owner=owner, title=title, **(defaults._asdict() if defaults is not None else {}))
