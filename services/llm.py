@@ -24,7 +24,7 @@ from openai._vendor.httpx_aiohttp import AiohttpTransport
 from services.chunks import AnswerReader, Ending
 from services.errors import BackendFacts, MalformedChunk, StreamDropped
 from services.settings import Settings
-from services.sse import chat_chunks
+from services.sse import AIOHTTP_BODY, chat_chunks
 
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 
@@ -128,18 +128,23 @@ class _AiohttpTransport(AiohttpTransport):
     """The SDK's aiohttp transport, but a refused or dropped connection is a connection error: the
     SDK's own mapping makes every aiohttp connection error a *connect timeout*, and the user would
     read "did not answer in time" for a server that is down. A base URL with `user:password@` (a
-    proxy's credentials) works as it did with httpx's own transport."""
+    proxy's credentials) works as it did with httpx's own transport. The body's aiohttp stream is
+    left in the response's extensions for services/sse.py to read directly."""
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.userinfo:  # httpx made it a header already; aiohttp refuses both at once
             request.url = request.url.copy_with(userinfo=b"")
         try:
-            return await super().handle_async_request(request)
+            response = await super().handle_async_request(request)
         except httpx2.TimeoutException as exc:
             cause = exc.__cause__
             if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
                 raise httpx2.ConnectError(str(cause), request=request) from cause
             raise
+        raw = getattr(response.stream, "_aiohttp_response", None)  # the vendored stream's; absent: read via httpx
+        if isinstance(raw, aiohttp.ClientResponse):
+            response.extensions[AIOHTTP_BODY] = raw.content
+        return response
 
 
 def http_client() -> httpx2.AsyncClient:

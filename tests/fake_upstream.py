@@ -81,7 +81,7 @@ class Reply:
     and no content; `contents` → these raw values as the content of successive chunks (a number, a
     lone surrogate; non-streamed: the first one); `late_filter` → Azure's annotation chunk with these
     categories `filtered: true`, sent after the finish chunk; `retry_after_headers=False` → a 429
-    that says "retry after N seconds" only in its message.
+    that says "retry after N seconds" only in its message; `gzip` → a gzip-encoded event stream.
     """
 
     text: str | None = None  # None → default_text(request body)
@@ -111,6 +111,7 @@ class Reply:
     contents: list[Any] | None = None
     late_filter: tuple[str, ...] = ()
     retry_after_headers: bool = True
+    gzip: bool = False  # the event stream gzip-encoded, as some proxies send it
 
     @classmethod
     def fail(cls, status: int, **kw: Any) -> Reply:
@@ -382,6 +383,8 @@ class FakeUpstream:
                       model: str, text: str) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", **reply.headers})
+        if reply.gzip:
+            resp.enable_compression(web.ContentCoding.gzip)
         await resp.prepare(request)
         rec.status = 200
         created = int(time.time())

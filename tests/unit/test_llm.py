@@ -28,6 +28,17 @@ async def test_an_answer_is_accepted_then_its_text_then_how_it_ended(fake_upstre
     assert fake_upstream.requests[0].stream is stream
 
 
+async def test_a_gzip_encoded_event_stream_is_read_as_text(fake_upstream: FakeUpstream) -> None:
+    """The body is read straight from aiohttp only when there is nothing to decode: a proxy that
+    gzips the stream must still give the answer's text, not compressed bytes."""
+    fake_upstream.enqueue(Reply(text="Squeezed, but *whole*.", gzip=True))
+    backend = backend_for(fake_upstream)
+    parts = [part async for part in backend.stream([{"role": "user", "content": "hi"}], True)]
+    await backend.aclose()
+    assert "".join(p for p in parts if isinstance(p, str)) == "Squeezed, but *whole*."
+    assert isinstance(parts[-1], Ending) and parts[-1].finish_reason == "stop"
+
+
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
 async def test_the_prompt_and_the_backends_own_extra_fields_reach_the_model_as_given(
     fake_upstream: FakeUpstream, stream: bool
