@@ -116,7 +116,7 @@ class ChatPage:
         self.selected: dict[int, int] = {}  # question id -> shown answer version id
         self.views: dict[int, AssistantMessage] = {}
         self.active: int | None = None  # message id of the answer being generated
-        self.followed: set[int] = set()  # runs (`Started.run`) this tab shows live
+        self.followed: set[int] = set()  # runs (`Started.run`) this tab shows: live, or read after it started them
         self.welcome: ui.element | None = None
         self.oldest: int | None = None  # id of the oldest question shown; older ones load on demand
         self.earlier: LoadEarlier | None = None
@@ -521,6 +521,10 @@ class ChatPage:
             sent = await self._attempt(action, "The answer was not restarted; try again.")
             if sent is None:
                 return False
+            # The thread is read below, after the start: its news is no news to this tab. An answer that
+            # ends before that read is not followed, and `_catch_up` would build the thread a second time,
+            # dropping a click on the first build (Edit, a version arrow) and closing an edit box opened on it.
+            self.followed.add(sent.generation.run)
             if branch:
                 self.oldest = None
             await self._render_thread()

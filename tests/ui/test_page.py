@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
-from nicegui import ElementFilter
+import pytest
+from nicegui import ElementFilter, background_tasks, ui
 from nicegui.testing import User
 
 from components.chat_page import register_pages
-from components.message import AssistantMessage
+from components.message import AssistantMessage, UserMessage
+from services.chat import Thread
 from services.runtime import AppContext, build_context
 from services.settings import Settings
 from tests.fake_upstream import FakeUpstream, Reply
@@ -81,3 +84,46 @@ async def test_unknown_conversation_is_not_found(user: User, fake_upstream: Fake
     setup(fake_upstream, tmp_path)
     await user.open("/c/0123456789abcdef0123456789abcdef")
     await user.should_see("does not exist, or it is not yours")
+
+
+async def wait_for_question(user: User, text: str, timeout: float = 5.0) -> UserMessage:
+    """Polls the element tree until a question with this text is shown (bounded by `timeout`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        with user:
+            shown = [q for q in ElementFilter(kind=UserMessage) if q.message.content == text]
+        if shown:
+            return shown[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no question {text!r} in time")
+
+
+async def test_an_edit_whose_answer_ends_before_the_page_reads_it_builds_the_thread_once(
+    user: User, fake_upstream: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's own edit is no news to it: a second build would drop a click made on the first one and
+    close an edit box opened there."""
+    ctx = setup(fake_upstream, tmp_path)
+    await user.open("/")
+    user.find(marker="message").type("plan a trip")
+    user.find(marker="send").click()
+    await wait_for_answer(user)
+    read = ctx.chat.thread
+
+    async def read_once_saved(owner: str, conversation_id: str, **kw: Any) -> Thread:
+        """The answer ends and is saved before the page reads the thread (a slow read, under load)."""
+        deadline = asyncio.get_running_loop().time() + 5
+        while ctx.chat.running(owner, conversation_id) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        return await read(owner, conversation_id, **kw)
+
+    monkeypatch.setattr(ctx.chat, "thread", read_once_saved)
+    (await wait_for_question(user, "plan a trip")).start_edit()
+    user.find(kind=ui.textarea).clear().type("plan a trip to the mountains")
+    user.find("Save and send").click()
+    edited = await wait_for_question(user, "plan a trip to the mountains")
+    edited.start_edit()  # what a click on its Edit button does
+    catch_ups = [t for t in background_tasks.running_tasks if t.get_name() == "catch up with another tab"]
+    await asyncio.gather(*catch_ups)
+    assert not edited.is_deleted and edited.editor.visible
