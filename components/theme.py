@@ -60,9 +60,13 @@ STICK_TO_BOTTOM = """
   // answer had grown again, and the page read that as the reader leaving the bottom.
   // The height is the one the ResizeObserver read after the last layout: reading the live one here
   // forced a layout in every scroll event, and our own scrollTo makes one per frame while text arrives.
+  // It is stale when older turns were just put above the one being read and the page scrolled down to
+  // keep it in place (components/load_earlier.js): a return to the bottom is confirmed against the live
+  // height, once, when following would resume, not in each of our own scrolls.
   addEventListener('scroll', () => {
-    if (innerHeight + scrollY >= height - 80) follow = true;
-    else if (scrollY < last) follow = false;
+    if (innerHeight + scrollY >= height - 80) {
+      if (!follow) follow = innerHeight + scrollY >= document.body.scrollHeight - 80;
+    } else if (scrollY < last) follow = false;
     last = scrollY;
   }, {passive: true});
   new ResizeObserver(() => {
