@@ -6,6 +6,8 @@ import asyncio
 
 from nicegui import ui
 
+from components.element_calls import call_method
+
 
 class Announcer(ui.element, component="announcer.js"):
     """Each `say` adds a line (an *addition* is read; the lines before it are not read again), and
@@ -44,4 +46,4 @@ class Announcer(ui.element, component="announcer.js"):
         lines, self._pending = self._pending, []
         if lines and not self.is_deleted:
             self._last = asyncio.get_running_loop().time()
-            self.run_method("say", lines[-self.KEEP :])
+            call_method(self, "say", lines[-self.KEEP :])

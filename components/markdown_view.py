@@ -1,9 +1,10 @@
 """MarkdownView: a NiceGUI element that shows a streaming markdown answer in O(n).
 
-Only patches travel over the websocket (``run_method('apply', …)``); the full HTML goes out in
-props once, at construction and on ``reset``. The props are kept current *silently* (no update),
-so a page rendered later, or a resync after a lost patch, starts from the right state; patches
-carry a sequence number so the browser skips those already contained in the props it loaded.
+Only patches travel over the websocket (the browser's ``apply``, called as in
+components/element_calls.py); the full HTML goes out in props once, at construction and on
+``reset``. The props are kept current *silently* (no update), so a page rendered later, or a resync
+after a lost patch, starts from the right state; patches carry a sequence number so the browser
+skips those already contained in the props it loaded.
 
 Rendering that may take long runs in a worker thread, not on the event loop: one answer's markdown
 can cost a long single step (highlighting a 40 KB code block that just closed, the one exact render
@@ -27,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import Response
 from nicegui import app, background_tasks, context, ui
 
+from components.element_calls import call_method
 from components.paths import app_url
 from services.markdown import MarkdownStream, Patch, markdown_css
 
@@ -183,4 +185,4 @@ class MarkdownView(ui.element, component="markdown_view.js"):
         self._sync_props()
         message = patch.as_dict()
         message["n"] = self._seq
-        self.run_method("apply", message)
+        call_method(self, "apply", message)
