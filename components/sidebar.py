@@ -4,12 +4,14 @@ results (titles and message text) instead."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from nicegui import ui
 
 from components.conversation_actions import ConversationMenu, confirm_delete, download
+from components.keyed_list import Entry, KeyedList
 from components.search_results import add_search_assets, show_results
 from services import groups
 from services.chat import ChatError, ChatService
@@ -78,6 +80,7 @@ class Sidebar:
                 )
             self.select_bar.set_visibility(False)
             self.items = ui.column().classes("w-full gap-0 conv-list").props("role=navigation aria-label=Conversations")
+            self.list = KeyedList(self.items)
 
     def set_time_zone(self, name: str | None) -> None:
         self.tz = groups.zone(name)
@@ -91,14 +94,16 @@ class Sidebar:
         listed = {c.id: c for c in conversations}
         self.chosen = {i: listed[i] for i in self.chosen if i in listed}
         self.on_title(listed[self.current_id].title if self.current_id in listed else "")
-        self.items.clear()
-        with self.items:
-            for heading, convs in groups.group(conversations, datetime.now(UTC), self.tz):
-                ui.label(heading).classes("conv-group").props("role=heading aria-level=2")
-                for conv in convs:
-                    self._item(conv)
-            if not conversations:
-                ui.label("No match." if query else "No conversations yet.").classes("text-sm opacity-60 p-2")
+        entries: list[Entry] = []
+        for heading, convs in groups.group(conversations, datetime.now(UTC), self.tz):
+            entries.append((("group", heading), None, functools.partial(self._heading, heading)))
+            for conv in convs:
+                shows = (conv.title, conv.pinned, conv.id == self.current_id, self.selecting, conv.id in self.chosen)
+                entries.append((conv.id, shows, functools.partial(self._item, conv)))
+        if not conversations:
+            note = "No match." if query else "No conversations yet."
+            entries.append((("note", note), None, lambda: ui.label(note).classes("text-sm opacity-60 p-2")))
+        self.list.show(entries)
         self._show_count()
 
     async def _show_search(self, query: str) -> None:
@@ -110,12 +115,16 @@ class Sidebar:
             return
         if (self.search.value or "").strip() != query:
             return  # typed on meanwhile: the newer query's refresh shows its own results
-        self.items.clear()
+        self.list.clear()
         with self.items:
             show_results(hits, query)
 
-    def _item(self, conv: Conversation) -> None:
-        with ui.row().classes("w-full items-center no-wrap gap-0 conv-row"):
+    @staticmethod
+    def _heading(heading: str) -> ui.label:
+        return ui.label(heading).classes("conv-group").props("role=heading aria-level=2")
+
+    def _item(self, conv: Conversation) -> ui.row:
+        with ui.row().classes("w-full items-center no-wrap gap-0 conv-row") as row:
             if self.selecting:
                 box = ui.checkbox(value=conv.id in self.chosen, on_change=lambda e, c=conv: self._choose(c, e.value))
                 box.props("dense").props["aria-label"] = f"Select {conv.title}"
@@ -125,6 +134,7 @@ class Sidebar:
             if conv.pinned:
                 ui.icon("push_pin", size="xs").classes("opacity-50").props("aria-hidden=true")
             ConversationMenu(self.chat, self.owner, conv, on_deleted=self.on_deleted)
+        return row
 
     def set_current(self, conversation_id: str) -> None:
         self.current_id = conversation_id

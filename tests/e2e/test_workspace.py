@@ -226,6 +226,28 @@ def test_import_round_trips_and_refuses_bad_files_whole(app_server, page: Page, 
     fresh.close()
 
 
+def test_a_send_in_another_tab_moves_its_chat_up_and_keeps_the_rest_of_the_list(app_server, page: Page) -> None:
+    """The list is updated in place, not rebuilt: a conversation link the reader has focused with the
+    keyboard keeps the focus while another tab's send moves its own chat to the top."""
+    app = app_server()
+    first = start_chat(page, app.url, "first chat")
+    start_chat(page, app.url, "second chat")
+    start_chat(page, app.url, "third chat")
+    links = sidebar(page).get_by_role("link")
+    expect(links).to_have_text(["third chat", "second chat", "first chat"])
+    other = page.context.new_page()
+    other.goto(first)
+    reading = sidebar(page).get_by_role("link", name="second chat", exact=True)
+    reading.focus()
+    box = other.get_by_role("textbox", name="Message")
+    box.fill("one more thing")
+    box.press("Enter")
+    expect(links).to_have_text(["first chat", "third chat", "second chat"])
+    expect(reading).to_be_focused()
+    expect(other.locator('[data-role="assistant"]').last).to_have_attribute("data-status", "done")
+    expect(reading).to_be_focused()
+
+
 def test_day_groups_follow_the_browsers_time_zone(app_server, page: Page, browser: Browser) -> None:
     """An answer at 23:59 UTC yesterday is "Today" in Tokyo (or, late in the UTC day, the reverse)."""
     tokyo = ZoneInfo("Asia/Tokyo")
