@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,8 +26,8 @@ def main() -> None:
 
     original = markdown_view.MarkdownView.__init__
 
-    def init(self: markdown_view.MarkdownView, text: str = "", *, reveal: bool = False, reveal_ms: int = 50) -> None:
-        original(self, text, reveal=False, reveal_ms=reveal_ms)
+    def init(self: markdown_view.MarkdownView, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **{**kwargs, "reveal": False})  # whatever else the constructor takes passes through
 
     markdown_view.MarkdownView.__init__ = init  # type: ignore[method-assign]
     import app
