@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.fake_upstream import FakeUpstream, Reply, tokenize
 
@@ -23,6 +23,14 @@ def send(page: Page, text: str) -> None:
 
 def last_answer(page: Page):
     return page.locator('[data-role="assistant"]').last
+
+
+def final_words(answer: Locator) -> list[str]:
+    """The words of an ended answer once all of it is on screen: the last patch is revealed over a few
+    frames after the status says so (its hidden rest waits in `.md-rv` spans)."""
+    expect(answer.locator(".md-view[data-final]")).to_have_count(1)
+    expect(answer.locator(".md-rv")).to_have_count(0)
+    return answer.locator(".md-view").inner_text().split()
 
 
 def test_streamed_markdown_answer(app_server, fake_upstream: FakeUpstream, page: Page) -> None:

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.api.conftest import create_key, sse_events, until_deltas
 from tests.api.test_streams import check_deltas
 from tests.conftest import AppServer, free_port
-from tests.e2e.test_chat import last_answer, send
+from tests.e2e.test_chat import final_words, last_answer, send
 from tests.e2e.test_lifecycle import WORDS, slow
 from tests.fake_upstream import FakeUpstream
 
@@ -101,7 +101,7 @@ def test_killing_a_mid_answer_interrupts_only_its_answers_and_a_restart_leaves_b
     a.start()  # a new instance: B's answer is not its to end
     expect(last_answer(own)).to_have_attribute("data-status", "streaming")
     expect(last_answer(own)).to_have_attribute("data-status", "done", timeout=30_000)
-    assert last_answer(own).locator(".md-view").inner_text().split() == WORDS.split()
+    assert final_words(last_answer(own)) == WORDS.split()
 
 
 def test_the_api_resumes_on_b_an_answer_started_on_a(

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import AppServer
-from tests.e2e.test_chat import last_answer, send
+from tests.e2e.test_chat import final_words, last_answer, send
 from tests.fake_upstream import FakeUpstream, Reply
 
 WORDS = " ".join(f"word{i}" for i in range(240))
@@ -122,7 +122,7 @@ def test_reload_mid_stream_continues_without_loss_or_doubling(
     answer = last_answer(page)
     expect(answer).to_have_attribute("data-status", "streaming")
     expect(answer).to_have_attribute("data-status", "done", timeout=20_000)
-    words = answer.inner_text().split()
+    words = final_words(answer)
     assert words[:240] == WORDS.split()
     assert words.count("word100") == 1
 
@@ -141,7 +141,7 @@ def test_two_tabs_stream_the_same_answer_and_a_closed_tab_does_not_stop_it(
     expect(last_answer(second)).to_contain_text("word30")
     page.close()  # the first tab goes away; the answer must go on
     expect(last_answer(second)).to_have_attribute("data-status", "done", timeout=20_000)
-    assert last_answer(second).inner_text().split()[:240] == WORDS.split()
+    assert final_words(last_answer(second))[:240] == WORDS.split()
     second.close()
     assert fake_upstream.wait_for_end(1).done_sent
 
@@ -202,7 +202,7 @@ def test_answer_completes_with_every_tab_closed(app_server, fake_upstream: FakeU
     page.goto(url)
     answer = last_answer(page)
     expect(answer).to_have_attribute("data-status", "done")
-    assert answer.inner_text().split()[:240] == WORDS.split()
+    assert final_words(answer)[:240] == WORDS.split()
 
 
 @pytest.mark.postgres_too
@@ -333,7 +333,7 @@ def test_lost_websocket_catches_up_without_loss_or_doubling(
     page.context.set_offline(False)
     answer = last_answer(page)
     expect(answer).to_have_attribute("data-status", "done", timeout=30_000)
-    words = answer.inner_text().split()
+    words = final_words(answer)
     assert words[:240] == WORDS.split()
     assert words.count("word150") == 1
 
