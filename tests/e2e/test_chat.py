@@ -233,6 +233,19 @@ def test_embedded_model_answers_for_real(app_server, fake_upstream: FakeUpstream
 
 AT_BOTTOM = "() => innerHeight + scrollY >= document.body.scrollHeight - 100"
 
+# The scroll position once a wheel's smooth scrolling has ended: five frames without a change (at
+# most 300 frames). Read earlier, mid-animation, it is not where the reader ends up.
+SETTLED_SCROLL = """() => new Promise((done) => {
+  let y = scrollY, still = 0, frames = 0;
+  const look = () => {
+    still = scrollY === y ? still + 1 : 0;
+    y = scrollY;
+    if (still >= 5 || ++frames > 300) done(scrollY);
+    else requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+})"""
+
 
 def test_page_follows_a_streaming_answer_until_the_reader_scrolls_up(
     app_server, fake_upstream: FakeUpstream, page: Page
@@ -250,7 +263,7 @@ def test_page_follows_a_streaming_answer_until_the_reader_scrolls_up(
     page.mouse.move(640, 400)
     page.mouse.wheel(0, -600)  # the reader scrolls up to read
     page.wait_for_function("() => innerHeight + scrollY < document.body.scrollHeight - 400")
-    where = page.evaluate("scrollY")
+    where = page.evaluate(SETTLED_SCROLL)
     shown = len(re.findall(r"Line \d+ of", answer.inner_text()))
     expect(answer).to_contain_text(f"Line {shown + 10} of")  # more text arrived meanwhile ...
     assert abs(page.evaluate("scrollY") - where) < 5  # ... and the page stayed where the reader is
