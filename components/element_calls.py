@@ -3,9 +3,9 @@
 `Element.run_method` makes a uuid, an `AwaitableResponse` and a background task on every call so the
 call *could* be awaited, and its code begins with `return`, which the browser's first `eval` rejects
 with a SyntaxError before it runs the code again wrapped in an async function. A streaming answer
-calls one method per flush and page, never awaited: that machinery was about a quarter of the page's
-server work per flush (py-spy, bench/LOAD.md "Session 8"). Here the call goes straight into the
-client's outbox, in the order of the calls.
+calls one method per flush and page, never awaited: that machinery was about a quarter of the time a
+flush spent in the page (py-spy), ~5 % of a page's server CPU at 30 tokens/s (bench/LOAD.md
+"Session 8"). Here the call goes straight into the client's outbox, in the order of the calls.
 """
 
 from __future__ import annotations
