@@ -27,6 +27,7 @@ def test_the_app_works_under_a_path_prefix(app_server, fake_upstream: FakeUpstre
         scraped = httpx.get(proxy.url + "/metrics", headers={"Authorization": "Bearer scrape"}, trust_env=False).text
         assert "streamchat_websocket_clients 1.0" in scraped.splitlines()
         page.get_by_role("button", name="New chat").click()
+        expect(page.get_by_text("What can I help with?")).to_be_visible()  # the new page, not the old one
         page.get_by_role("link", name="Hello through the prefix").click()
         expect(page.locator('[data-role="user"]')).to_have_text("Hello through the prefix")
         assert page.url.startswith(proxy.url + "/c/")

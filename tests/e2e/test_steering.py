@@ -93,6 +93,7 @@ def test_defaults_from_settings_start_new_chats_and_leave_old_ones(
     page.keyboard.press("Escape")
 
     page.get_by_role("button", name="New chat").click()
+    expect(page.get_by_text("What can I help with?")).to_be_visible()  # the new chat's page, not the old one
     send(page, "after the defaults")
     done_answers(page, 1)
     body = fake_upstream.wait_for_end(2).body or {}
