@@ -199,6 +199,7 @@ def test_import_round_trips_and_refuses_bad_files_whole(app_server, page: Page, 
     app = app_server()
     start_chat(page, app.url, "round trip")
     choose(page, "round trip", "Pin")
+    expect(sidebar(page).get_by_role("heading")).to_have_text(["Pinned"])  # its row is rebuilt pinned first
     _, first = download(page, lambda: choose(page, "round trip", "Export", "JSON"))
 
     fresh = browser.new_context()  # another browser: another user, with no conversations
