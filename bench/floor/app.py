@@ -2,12 +2,13 @@
 
     uv run python bench/load.py --app bench/floor [--streams 100 ...]
 
-One file, one raw ASGI callable on the app's own server stack (uvicorn on uvloop + httptools, what
-NiceGUI's ``ui.run`` gets with loop/http "auto" here), aiohttp with one kept-alive ClientSession to
-the upstream, orjson for every JSON. No framework, middleware, database, per-token logging, pages or
-pings: only the routes load.py uses. The server CPU per token it measures is what the *work itself*
-costs on this machine (accept the request, read the upstream's SSE, parse each chunk, batch, frame
-and write SSE), so the real app's figure can be read as "floor + what our features cost".
+One file (and the app's loop monitor), one raw ASGI callable on the app's own server stack (uvicorn
+on uvloop + httptools, what NiceGUI's ``ui.run`` gets with loop/http "auto" here), aiohttp with one
+kept-alive ClientSession to the upstream, orjson for every JSON. No framework, middleware, database,
+per-token logging, pages or pings: only the routes load.py uses. The server CPU per token it
+measures is what the *work itself* costs on this machine (accept the request, read the upstream's
+SSE, parse each chunk, batch, frame and write SSE), so the real app's figure can be read as
+"floor + what our features cost".
 
 Behaviour kept as the real app has it, because the benchmark's numbers depend on it:
 - batching like ``services/publisher.BatchingPublisher``: the first token is written at once, then
@@ -19,8 +20,8 @@ Behaviour kept as the real app has it, because the benchmark's numbers depend on
   characters of the answer up to the end of this delta, which load.py checks for doubled text),
   then ``done`` ``{status, ttft_ms, duration_ms}``;
 - ``GET /api/stats`` with ``loop.ticks`` and ``loop.over_ms``: load.py reads them around every
-  phase, so the floor runs the same 10 ms heartbeat as ``services/loop_monitor.py`` (its cost is
-  part of the idle rate load.py subtracts).
+  phase, so the floor runs the app's own ``services/loop_monitor.LoopMonitor`` (its 10 ms heartbeat
+  is part of the idle rate load.py subtracts).
 Cheaper than the app on purpose (it is a floor): no access log (the app's uvicorn has it on, filtered at
 level warning), no ``stream_options.include_usage`` (one chunk fewer per answer), no websocket protocol.
 
@@ -37,11 +38,15 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: its loop monitor
+from services.loop_monitor import LoopMonitor
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -50,8 +55,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 KEYS = {"sc-floor-bench-key": "load"}  # key → user: the one key `api-key create` hands out
 FLUSH_S = 0.050  # the app's FLUSH_INTERVAL_MS default
-TICK_S = 0.010  # services/loop_monitor.py's heartbeat
-BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000)
 CONVERSATIONS = "/api/v1/conversations"
 DONE = b"[DONE]"
 
@@ -62,7 +65,7 @@ OK_BODY = orjson.dumps({"status": "ok"})
 
 
 class State:
-    """What lives for the process: the upstream session, the conversations, the heartbeat's counts."""
+    """What lives for the process: the upstream session, the conversations, the loop monitor."""
 
     def __init__(self) -> None:
         self.base_url = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
@@ -72,41 +75,21 @@ class State:
         self.session: aiohttp.ClientSession | None = None
         self.conversations: dict[str, str] = {}  # id → owner
         self.ids = itertools.count(1)
-        self.ticks = 0
-        self.worst_ms = 0.0
-        self.over_ms = dict.fromkeys(BUCKETS_MS, 0)
-        self.heartbeat: asyncio.Task[None] | None = None
+        self.monitor = LoopMonitor()
 
     async def start(self) -> None:
         # The SDK's aiohttp transport as the app configures it: 1000 connections, keep-alive 5 s.
         connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=5.0)
         self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
-        self.heartbeat = asyncio.get_running_loop().create_task(self._beat())
+        self.monitor.start()
 
     async def stop(self) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-            await asyncio.gather(self.heartbeat, return_exceptions=True)
+        await self.monitor.stop()
         if self.session is not None:
             await self.session.close()
 
-    async def _beat(self) -> None:
-        """services/loop_monitor.py's heartbeat: how late a 10 ms sleep wakes, counted per bucket."""
-        while True:
-            due = time.monotonic() + TICK_S
-            await asyncio.sleep(TICK_S)
-            lag_ms = (time.monotonic() - due) * 1000
-            self.ticks += 1
-            self.worst_ms = max(self.worst_ms, lag_ms)
-            for bound in BUCKETS_MS:
-                if lag_ms <= bound:
-                    break
-                self.over_ms[bound] += 1
-
     def stats(self) -> bytes:
-        loop = {"ticks": self.ticks, "worst_ms": round(self.worst_ms),
-                "over_ms": {str(bound): n for bound, n in self.over_ms.items()}}
-        return orjson.dumps({"loop": loop})
+        return orjson.dumps({"loop": self.monitor.stats()})
 
 
 STATE = State()
