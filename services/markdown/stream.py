@@ -20,7 +20,10 @@ Why this costs O(n):
   differently until the block closes;
 * an open top-level list re-parses only its last item, not the whole list;
 * an open top-level table renders and sanitizes each finished row once and re-parses only its last
-  line, under its header and delimiter lines (raw HTML in a cell: the whole table is sanitized).
+  line, under its header and delimiter lines (raw HTML in a cell: the whole table is sanitized);
+* an open top-level paragraph, or a one-line last item of an open tight list, whose line grows by
+  plain text (letters, digits, spaces, a few marks markdown gives no meaning) is not parsed at all:
+  the text is appended as it is. Most of a model's prose arrives so, a word or two per flush.
 
 The displayed tail may differ from the exact render while it is open (code colours, list tightness);
 ``finish()`` always ends with exactly ``render_markdown(text)``.
@@ -134,6 +137,7 @@ class _List:
     items_src: list[str] = field(default_factory=list)
     items_raw: list[str] = field(default_factory=list)
     prefix_raw: str = ""
+    plain: _Plain | None = None  # the last item, while it is one line of plain text
 
 
 @dataclass
@@ -145,6 +149,25 @@ class _Table:
     raw: str = ""  # finished rows' HTML
     safe: str | None = ""  # the same rows sanitized one by one; None once raw HTML is in the table
     n_rows: int = 0
+
+
+@dataclass
+class _Plain:
+    """The open tail ends in a line, begun with a letter, that so far only grew by plain text: more
+    of it is shown by inserting it before ``foot``, the HTML that closes the line's elements."""
+
+    start: int  # offset in _src of the paragraph or item: past WINDOW, its own path bounds the work
+    end: int  # offset in _src up to which the tail shows the text
+    spaces: int  # trailing spaces of the text, not shown yet (markdown trims a paragraph's end)
+    foot: str
+
+
+# Text that cannot change how the paragraph or list item before it parses, nor parse as anything but itself: no
+# delimiter, bracket, quote (a link title), entity end, backslash, tag or line break; nothing the
+# sanitizer would escape. Appended after such a character, on a line that began with a letter (so it
+# cannot become a heading, list item, rule or fence), it shows exactly as the full render would.
+_PLAIN = re.compile(r"(?:[^\W_]|[ .,?!%/\-\u2013\u2014\u2018\u2019\u201c\u201d\u2026])*")
+_ITEM_TEXT = re.compile(r" {0,3}(?:[-+*]|[0-9]{1,9}[.)]) {1,4}")  # a list item's marker line, up to its text
 
 
 def _is_tight(tokens: list[Any]) -> bool:
@@ -171,6 +194,7 @@ class MarkdownStream:
         self._fence: _Fence | None = None
         self._list: _List | None = None
         self._table: _Table | None = None
+        self._para: _Plain | None = None
         self._finished = False
         if text:
             self.feed(text)
@@ -266,12 +290,14 @@ class MarkdownStream:
         return Patch(reset=reset, move=move, commit=extra, splice=diff(old, display))
 
     def _update(self, final: bool) -> Patch:
-        open_block = self._fence_step if self._fence else self._list_step if self._list else self._table_step
-        if not final and (self._fence or self._list or self._table):
+        steps = ((self._fence, self._fence_step), (self._list, self._list_step), (self._table, self._table_step),
+                 (self._para, self._para_step))  # fmt: skip
+        open_block = next((step for state, step in steps if state is not None), None)
+        if not final and open_block is not None:
             patch = open_block()
             if patch is not None:
                 return patch
-        self._fence = self._list = self._table = None
+        self._fence = self._list = self._table = self._para = None
         return self._full(final)
 
     def _full(self, final: bool) -> Patch:
@@ -328,6 +354,10 @@ class MarkdownStream:
             display = self._table_start(rest[0].line, tail_src, lines) or ""
         if not display and rest:
             display = render_block_source(tail_src[lines[rest[0].line] :], refs=refs)
+            if len(rest) == 1 and rest[0].type == "paragraph_open":
+                para = tail_src[lines[rest[0].line] :]
+                line = para[para.rfind("\n") + 1 :]
+                self._para = self._plain_start(self._base + lines[rest[0].line], line, para, display, "</p>\n")
         self._base += cut
         return self._set_tail(display, committed)
 
@@ -471,13 +501,22 @@ class MarkdownStream:
     def _list_display(self) -> str:
         lst = self._list
         assert lst is not None
-        last = render_list_item(self._src[lst.item_off :], lst.tight)[1]
-        return sanitize(lst.open_html + lst.prefix_raw + last + lst.close_html)
+        item = self._src[lst.item_off :]
+        last = render_list_item(item, lst.tight)[1]
+        display = sanitize(lst.open_html + lst.prefix_raw + last + lst.close_html)
+        marker = _ITEM_TEXT.match(item)
+        lst.plain = None
+        if lst.tight and marker and "\n" not in item:
+            block, foot = self._src[self._base :], "</li>\n" + lst.close_html
+            lst.plain = self._plain_start(lst.item_off, item[marker.end() :], block, display, foot)
+        return display
 
     def _list_step(self) -> Patch | None:
         """Re-parse from the last item only; None when the list may have ended (full path)."""
         lst = self._list
         assert lst is not None
+        if lst.plain is not None and (patch := self._plain_step(lst.plain)) is not None:
+            return patch
         sub = self._src[lst.item_off :]
         if len(sub) > WINDOW:  # one endless item (deep nesting): the windowed path bounds the work
             return None
@@ -498,6 +537,43 @@ class MarkdownStream:
             lst.items_raw = [render_list_item(s, tight)[1] for s in lst.items_src]
             lst.prefix_raw = "".join(lst.items_raw)
         return self._set_tail(self._list_display())
+
+    # -- plain text at the end of an open paragraph or list item --------------------------------
+
+    def _plain_start(self, start: int, line: str, block: str, display: str, foot: str) -> _Plain | None:
+        """Stream the rest of ``line`` (the end of ``block``, shown as ``display``) without parsing,
+        if it begins with a letter and ends in plain text, and ``block`` holds no raw HTML."""
+        body = line.rstrip(" ")
+        if (
+            body.lstrip(" ")[:1].isalpha()
+            and _PLAIN.fullmatch(body[-1])
+            and "<" not in block
+            and display.endswith(foot)
+        ):
+            return _Plain(start, len(self._src), len(line) - len(body), foot)
+        return None
+
+    def _para_step(self) -> Patch | None:
+        assert self._para is not None
+        return self._plain_step(self._para)
+
+    def _plain_step(self, p: _Plain) -> Patch | None:
+        """Insert plain text before the foot; None for anything else (the block's own path)."""
+        new = self._src[p.end :]
+        if len(self._src) - p.start > WINDOW or not _PLAIN.fullmatch(new):
+            return None
+        p.end = len(self._src)
+        text = new.rstrip(" ")
+        if not text:
+            p.spaces += len(new)
+            return Patch()
+        ins = " " * p.spaces + text
+        p.spaces = len(new) - len(text)
+        foot = len(p.foot)
+        at = self._tail_u16 - u16len(p.foot)
+        self._tail = self._tail[:-foot] + ins + p.foot
+        self._tail_u16 += u16len(ins)
+        return Patch(splice=(at, 0, ins))
 
     # -- open table ---------------------------------------------------------------------------
 

@@ -395,6 +395,86 @@ def test_open_table_renders_each_row_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert stream.html() == render_markdown(stream.text)
 
 
+class _AlwaysParsing(MarkdownStream):
+    """The same stream without the plain-text step: every feed parses the open paragraph or list item."""
+
+    def _plain_start(self, start: int, line: str, block: str, display: str, foot: str) -> None:
+        return None
+
+
+PLAIN_PIECES = [" word", " Word", "s", ".", ",", " ", "  ", "?", "!", " é", "’s", " 2025", "-", "/", "%", " —"]
+MARKS = ["\n", "\n\n", "*", "_", "`", "[", "](x)", "]", ":", "'", '"', ")", "(", "&amp", ";", "\\", "<b>", "#",
+         "1.", "- ", "===", "|", "~~", "    ", "\t", "\u00a0", "\r"]  # fmt: skip
+# Paragraphs and list items whose meaning one more character can change: an open emphasis, code span,
+# entity, link title or definition, raw HTML, a trailing backslash; tight, loose and nested lists.
+STARTS = ["", "Para", "# H\n\nPara", "- a\n\nPara", "Para _em", "Para *em", "Para `code", "[r]: /u 'title\nPara",
+          "[r]: /u (title\nPara", '[r]:\n/u "title\nPara', "Para &amp", "Para <i>x", "Para\\", "[r]\n\n[r]: /u",
+          "- a\n- Item", "1. one\n2. Two", "- a\n\n- Loose", "- <b>a\n- Item", "- a\n  - Nested", "- Item _em",
+          "- Item &amp", "* a\n* Star `x", "1) One", "-    Wide"]  # fmt: skip
+
+
+def _same_as_parsing(start: str, pieces: list[str]) -> None:
+    fast, slow = MarkdownStream(start), _AlwaysParsing(start)
+    committed, tail = fast.committed_html, fast.tail_html
+    for piece in pieces:
+        committed, tail = apply_patch(committed, tail, json.loads(fast.feed(piece).to_json()))
+        slow.feed(piece)
+        assert (committed, tail) == (slow.committed_html, slow.tail_html), repr(fast.text)
+    fast.finish()
+    assert fast.html() == render_markdown(fast.text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(*[st.sampled_from(PLAIN_PIECES)] * 3, st.sampled_from(MARKS)), max_size=40),
+       st.sampled_from(STARTS))  # fmt: skip
+def test_an_open_paragraph_shows_what_parsing_it_would_show(pieces: list[str], start: str) -> None:
+    """The plain-paragraph step is exact at every feed, not only after finish()."""
+    _same_as_parsing(start, pieces)
+
+
+def test_every_character_after_plain_text_shows_what_parsing_it_would_show() -> None:
+    """Each ASCII character (and a few others) where a model's next token puts it: after a word."""
+    chars = [chr(c) for c in range(1, 128)] + ["\u00a0", "\u2028", "é", "😀", "\u0301", "\ufffd"]
+    for start in STARTS:
+        for ch in chars:
+            _same_as_parsing(start, [ch, " word", ch, "x", ch, " y"])
+
+
+def test_a_paragraph_or_item_past_the_window_is_windowed_as_when_parsed() -> None:
+    """Plain text takes the same path at the same feed once an open paragraph or item outgrows
+    WINDOW (escaped text in windows, one exact render at the end), and not before."""
+    words = [" word"] * (ms.WINDOW // 5 + 50)
+    _same_as_parsing("Para", words)
+    _same_as_parsing("- a\n- Item", words)
+
+
+def test_prose_streams_into_a_paragraph_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word per feed (what a model sends) costs no parse of the paragraph or list item it grows."""
+    parsed: list[int] = []
+    for name in ("render_block_source", "structure_parse"):
+        real = getattr(ms, name)
+        monkeypatch.setattr(ms, name, lambda src, *a, real=real, **kw: parsed.append(len(src)) or real(src, *a, **kw))
+    stream = MarkdownStream("Some *emphasis* first, then")
+    parsed.clear()
+    words = [" plain", " words,", " one", " by", " one."] * 100
+    for word in words:
+        stream.feed(word)
+    assert parsed == []
+    assert stream.tail_html == render_markdown(stream.text)
+    stream.feed(" Then `code`")  # markup: parsed again
+    assert parsed
+    # a list longer than a window: only its last item's length counts
+    stream.feed("\n\n")
+    for i in range(ms.WINDOW // 40 + 5):
+        stream.feed(f"- item {i} of a list longer than a window\n")
+    stream.feed("- Two")
+    parsed.clear()
+    for word in words:
+        stream.feed(word)
+    assert parsed == []
+    assert stream.committed_html + stream.tail_html == render_markdown(stream.text)
+
+
 def test_table_past_markdown_its_cell_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """markdown-it ends a table once too many cells were filled in across its rows; rows parsed on
     their own cannot know, so the stream stops the row-by-row path before the limit."""
