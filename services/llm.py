@@ -128,8 +128,8 @@ class _AiohttpTransport(AiohttpTransport):
     """The SDK's aiohttp transport, but a refused or dropped connection is a connection error: the
     SDK's own mapping makes every aiohttp connection error a *connect timeout*, and the user would
     read "did not answer in time" for a server that is down. A base URL with `user:password@` (a
-    proxy's credentials) works as it did with httpx's own transport. The body's aiohttp stream is
-    left in the response's extensions for services/sse.py to read directly."""
+    proxy's credentials) works as it did with httpx's own transport. The aiohttp response is left
+    in the httpx response's extensions for services/sse.py to read the body from directly."""
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.userinfo:  # httpx made it a header already; aiohttp refuses both at once
@@ -143,7 +143,7 @@ class _AiohttpTransport(AiohttpTransport):
             raise
         raw = getattr(response.stream, "_aiohttp_response", None)  # the vendored stream's; absent: read via httpx
         if isinstance(raw, aiohttp.ClientResponse):
-            response.extensions[AIOHTTP_BODY] = raw.content
+            response.extensions[AIOHTTP_BODY] = raw
         return response
 
 

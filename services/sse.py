@@ -18,7 +18,7 @@ import orjson
 from services.errors import MalformedChunk
 
 DONE = b"[DONE]"
-AIOHTTP_BODY = "streamchat.aiohttp_body"  # response extension: the aiohttp StreamReader of the body
+AIOHTTP_BODY = "streamchat.aiohttp_body"  # response extension: the aiohttp response, to read the body from
 STREAM_ERROR = "An error occurred during streaming"
 
 
@@ -57,14 +57,21 @@ def _loads(data: bytes) -> Any:
 
 
 def body_blocks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as it arrives: straight from aiohttp when the transport left its stream in
+    """The body as it arrives: straight from aiohttp when the transport left its response in
     `AIOHTTP_BODY` and there is nothing to decode. httpx's layers over it (a bound stream, the
     transport's, raw and decoded iterators, a chunker) were ~8 % of reading a chunk (101 -> 93 µs,
-    measured with a variant of bench/upstream_read.py: bench/LOAD.md, "Session 7")."""
-    content = response.extensions.get(AIOHTTP_BODY)
-    if content is None or response.headers.get("content-encoding", "identity").lower() != "identity":
+    measured with a variant of bench/upstream_read.py: bench/LOAD.md, "Session 7").
+
+    Once the stream has begun, how long it may stay silent is the generation's idle timeout
+    (`IDLE_TIMEOUT_S`) alone: the SDK's read timeout (60 s for Azure) cut a longer pause as a dropped
+    connection, and aiohttp re-armed a timer for it on every chunk."""
+    raw = response.extensions.get(AIOHTTP_BODY)
+    if raw is None or response.headers.get("content-encoding", "identity").lower() != "identity":
         return response.aiter_bytes()
-    return content.iter_any()
+    if raw.connection is not None:
+        raw.connection.protocol.read_timeout = None
+        raw.connection.protocol.start_timeout()  # drops the timer armed by the last read
+    return raw.content.iter_any()
 
 
 async def chat_chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:

@@ -39,6 +39,19 @@ async def test_a_gzip_encoded_event_stream_is_read_as_text(fake_upstream: FakeUp
     assert isinstance(parts[-1], Ending) and parts[-1].finish_reason == "stop"
 
 
+async def test_a_pause_mid_stream_longer_than_the_sdks_read_timeout_is_not_a_dropped_connection(
+    fake_upstream: FakeUpstream,
+) -> None:
+    """How long a stream may pause is IDLE_TIMEOUT_S's to say (the generation's watchdog), not the
+    SDK's read timeout: a model that thinks for a minute mid-answer was cut as "connection dropped"."""
+    fake_upstream.enqueue(Reply(text="Slow but whole.").tokens_per_second(2))  # 0.5 s between chunks
+    backend = backend_for(fake_upstream)
+    backend.client = backend.client.with_options(timeout=0.25)
+    parts = [part async for part in backend.stream([{"role": "user", "content": "hi"}], True)]
+    await backend.aclose()
+    assert "".join(p for p in parts if isinstance(p, str)) == "Slow but whole."
+
+
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
 async def test_the_prompt_and_the_backends_own_extra_fields_reach_the_model_as_given(
     fake_upstream: FakeUpstream, stream: bool
