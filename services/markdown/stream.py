@@ -290,9 +290,13 @@ class MarkdownStream:
         return Patch(reset=reset, move=move, commit=extra, splice=diff(old, display))
 
     def _update(self, final: bool) -> Patch:
-        steps = ((self._fence, self._fence_step), (self._list, self._list_step), (self._table, self._table_step),
-                 (self._para, self._para_step))  # fmt: skip
-        open_block = next((step for state, step in steps if state is not None), None)
+        open_block = (
+            self._fence_step if self._fence
+            else self._list_step if self._list
+            else self._table_step if self._table
+            else self._para_step if self._para
+            else None
+        )  # fmt: skip
         if not final and open_block is not None:
             patch = open_block()
             if patch is not None:
