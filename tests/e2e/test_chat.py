@@ -25,6 +25,17 @@ def last_answer(page: Page):
     return page.locator('[data-role="assistant"]').last
 
 
+CHAT_URL = re.compile(r"/c/[0-9a-f]{32}$")
+
+
+def chat_url(page: Page) -> str:
+    """The address of the chat the page shows. NiceGUI sends a batch's element updates before the
+    scripts queued with them, so an answer fast enough to end inside the send's batch shows as done
+    a moment before the address bar changes: wait for the address."""
+    expect(page).to_have_url(CHAT_URL)
+    return page.url
+
+
 def final_words(answer: Locator) -> list[str]:
     """The words of an ended answer once all of it is on screen: the last patch is revealed over a few
     frames after the status says so (its hidden rest waits in `.md-rv` spans)."""
@@ -113,7 +124,7 @@ def test_conversations_survive_an_app_restart(app_server, fake_upstream: FakeUps
     page.goto(app.url)
     send(page, "Persist this")
     expect(last_answer(page)).to_have_attribute("data-status", "done")
-    url = page.url
+    url = chat_url(page)
     page.goto("about:blank")  # closed tab, opened again later; an open tab would reload itself and race the goto
     app.restart()
     page.goto(url)
@@ -291,11 +302,11 @@ def test_an_unsent_draft_survives_a_reload_per_conversation(
     box.press("Enter")
     expect(last_answer(page)).to_have_attribute("data-status", "done")
     expect(box).to_have_value("")
-    chat_url = page.url
+    address = chat_url(page)
     box.fill("A follow-up I am still writing")
     page.goto(app.url)  # another (new) chat: its own, empty draft
     expect(page.get_by_role("textbox", name="Message")).to_have_value("")
-    page.goto(chat_url)
+    page.goto(address)
     expect(box).to_have_value("A follow-up I am still writing")
 
     box.press("Enter")

@@ -10,6 +10,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_chat import chat_url
 from tests.e2e.test_identity import chat_once, conversation_link
 from tests.fake_upstream import FakeUpstream
 
@@ -53,7 +54,7 @@ def test_another_user_in_the_same_browser_sees_nothing_of_the_first(
     expect(page.locator("body.body--dark")).to_have_count(1)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "header-signed-in.png")
-    alice_url = page.url
+    alice_url = chat_url(page)
 
     page.context.set_extra_http_headers(BOB)  # same browser context, same cookies: the proxy now says bob
     page.goto(app.url)

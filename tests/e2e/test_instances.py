@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.api.conftest import create_key, sse_events, until_deltas
 from tests.api.test_streams import check_deltas
 from tests.conftest import AppServer, free_port
-from tests.e2e.test_chat import final_words, last_answer, send
+from tests.e2e.test_chat import chat_url, final_words, last_answer, send
 from tests.e2e.test_lifecycle import WORDS, slow
 from tests.fake_upstream import FakeUpstream
 
@@ -80,7 +80,7 @@ def test_killing_a_mid_answer_interrupts_only_its_answers_and_a_restart_leaves_b
     send(page, "Runs on A")
     expect(last_answer(page)).to_contain_text("word20")
     on_b = page.context.new_page()
-    on_b.goto(page.url.replace(a.url, b.url))  # A's conversation, opened on B
+    on_b.goto(chat_url(page).replace(a.url, b.url))  # A's conversation, opened on B
     expect(last_answer(on_b)).to_have_attribute("data-status", "streaming")
     fake_upstream.enqueue(slow(rate=12))
     own = page.context.new_page()

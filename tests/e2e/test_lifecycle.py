@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import AppServer
-from tests.e2e.test_chat import final_words, last_answer, send
+from tests.e2e.test_chat import chat_url, final_words, last_answer, send
 from tests.fake_upstream import FakeUpstream, Reply
 
 WORDS = " ".join(f"word{i}" for i in range(240))
@@ -136,7 +136,7 @@ def test_two_tabs_stream_the_same_answer_and_a_closed_tab_does_not_stop_it(
     send(page, "Share this")
     expect(last_answer(page)).to_contain_text("word10")
     second = page.context.new_page()
-    second.goto(page.url)
+    second.goto(chat_url(page))
     expect(last_answer(second)).to_have_attribute("data-status", "streaming")
     expect(last_answer(second)).to_contain_text("word30")
     page.close()  # the first tab goes away; the answer must go on
@@ -154,7 +154,7 @@ def a_chat_open_in_two_tabs(app_server, fake_upstream: FakeUpstream, page: Page)
     send(page, "Start here")
     expect(last_answer(page)).to_have_attribute("data-status", "done")
     second = page.context.new_page()
-    second.goto(page.url)
+    second.goto(chat_url(page))
     expect(last_answer(second)).to_contain_text("First answer.")
     return app, second
 
@@ -195,7 +195,7 @@ def test_answer_completes_with_every_tab_closed(app_server, fake_upstream: FakeU
     page.goto(app.url)
     send(page, "Finish without me")
     expect(last_answer(page)).to_contain_text("word3")
-    url = page.url
+    url = chat_url(page)
     page.goto("about:blank")
     rec = fake_upstream.wait_for_end(1, timeout=20)
     assert rec.done_sent and rec.disconnected_at is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_chat import chat_url
 from tests.fake_upstream import FakeUpstream
 from tests.seed import owner_of, seed_turns
 
@@ -35,7 +36,7 @@ def test_long_thread_opens_at_the_newest_turn_and_loads_older_ones(
     box.fill("start")
     box.press("Enter")
     expect(page.locator('[data-role="assistant"]')).to_have_attribute("data-status", "done")
-    conversation_id = page.url.rsplit("/", 1)[1]
+    conversation_id = chat_url(page).rsplit("/", 1)[1]
     db_url = f"sqlite:///{app.data_dir / 'streamchat.db'}"
     seed_turns(db_url, owner_of(db_url, conversation_id), conversation_id, TURNS, answer)
     expected = ["start"] + [f"question {i:03d}" for i in range(TURNS)]

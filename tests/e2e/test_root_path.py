@@ -7,7 +7,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.api.conftest import create_key
-from tests.e2e.test_chat import last_answer, send
+from tests.e2e.test_chat import chat_url, last_answer, send
 from tests.e2e.test_faults import screenshot
 from tests.fake_upstream import FakeUpstream
 from tests.prefix_proxy import PrefixProxy
@@ -21,7 +21,7 @@ def test_the_app_works_under_a_path_prefix(app_server, fake_upstream: FakeUpstre
         send(page, "Hello through the prefix")
         expect(last_answer(page)).to_have_attribute("data-status", "done")
         expect(last_answer(page)).to_contain_text("Hello through the prefix")
-        assert page.url.startswith(proxy.url + "/c/")  # the conversation's address keeps the prefix
+        assert chat_url(page).startswith(proxy.url + "/c/")  # the conversation's address keeps the prefix
         assert any(p.startswith("WS /_nicegui_ws/") for p in proxy.passed)  # live updates came through it
         assert any(p.startswith("GET /_streamchat/markdown.css") for p in proxy.passed)
         scraped = httpx.get(proxy.url + "/metrics", headers={"Authorization": "Bearer scrape"}, trust_env=False).text

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.axe import serious_violations
-from tests.e2e.test_chat import last_answer, send
+from tests.e2e.test_chat import chat_url, last_answer, send
 from tests.fake_upstream import FakeUpstream
 from tests.seed import owner_of, seed_turns
 
@@ -32,7 +32,7 @@ def ask(page: Page, text: str) -> str:
     """Send `text`, wait for the answer; the conversation's id."""
     send(page, text)
     expect(last_answer(page)).to_have_attribute("data-status", "done")
-    return page.url.rsplit("/", 1)[1]
+    return chat_url(page).rsplit("/", 1)[1]
 
 
 def test_a_word_in_an_old_answer_is_found_highlighted_and_opened_in_place(

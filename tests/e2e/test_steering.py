@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_chat import send
+from tests.e2e.test_chat import chat_url, send
 from tests.fake_upstream import FakeUpstream
 
 
@@ -81,7 +81,7 @@ def test_defaults_from_settings_start_new_chats_and_leave_old_ones(
     page.goto(app.url)
     send(page, "before the defaults")
     done_answers(page, 1)
-    older = page.url
+    older = chat_url(page)
 
     page.get_by_role("button", name="Settings", exact=True).click()
     settings = page.get_by_role("dialog", name="Settings", exact=True)

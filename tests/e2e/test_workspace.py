@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, Download, Locator, Page, expect
 
+from tests.e2e.test_chat import chat_url
 from tests.fake_upstream import FakeUpstream, Reply
 from tests.unit.test_workspace import without_volatile
 
@@ -36,8 +37,7 @@ def start_chat(page: Page, url: str, text: str) -> str:
     box.fill(text)
     box.press("Enter")
     expect(page.locator('[data-role="assistant"]').last).to_have_attribute("data-status", "done")
-    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
-    return page.url
+    return chat_url(page)
 
 
 def sidebar(page: Page) -> Locator:
@@ -141,8 +141,7 @@ def test_deleting_the_open_conversation_stops_its_answer_and_leaves_it(
     page.get_by_role("textbox", name="Message").fill("delete me")
     page.get_by_role("textbox", name="Message").press("Enter")
     expect(page.locator('[data-role="assistant"]')).to_have_attribute("data-status", "streaming")
-    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
-    doomed = page.url
+    doomed = chat_url(page)
     other = page.context.new_page()
     other.goto(app.url)
     expect(sidebar(other).get_by_role("link", name="delete me")).to_be_visible()
