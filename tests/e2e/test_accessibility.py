@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_chat import last_answer, send
+from tests.e2e.test_chat import last_answer, send, settled
 from tests.fake_upstream import FakeUpstream, Reply
 
 SENTENCES = "It is **sunny** today. Take a [hat](https://example.com/hat)! Will it rain?\n\nNo"
@@ -122,6 +122,7 @@ def test_phone_layout(app_server, fake_upstream: FakeUpstream, page: Page) -> No
     expect(drawer_link).not_to_be_in_viewport()  # the sidebar is a closed drawer
     send(page, "Wide things")
     expect(last_answer(page)).to_have_attribute("data-status", "done")
+    settled(last_answer(page))  # its widths are measured: all of it on screen
     scroll = "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
     assert page.evaluate(scroll) <= 0  # no sideways scrolling of the page...
     code = last_answer(page).locator("pre").first

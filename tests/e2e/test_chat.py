@@ -36,12 +36,17 @@ def chat_url(page: Page) -> str:
     return page.url
 
 
-def final_words(answer: Locator) -> list[str]:
-    """The words of an ended answer once all of it is on screen: the last patch is revealed over a few
-    frames after the status says so (its hidden rest waits in `.md-rv` spans)."""
+def settled(answer: Locator) -> Locator:
+    """An ended answer once all of it is on screen: the last patch is revealed over a few frames after
+    the status says so (its hidden rest waits in `.md-rv` spans)."""
     expect(answer.locator(".md-view[data-final]")).to_have_count(1)
     expect(answer.locator(".md-rv")).to_have_count(0)
-    return answer.locator(".md-view").inner_text().split()
+    return answer
+
+
+def final_words(answer: Locator) -> list[str]:
+    """The words of an ended answer, all of them on screen."""
+    return settled(answer).locator(".md-view").inner_text().split()
 
 
 def test_streamed_markdown_answer(app_server, fake_upstream: FakeUpstream, page: Page) -> None:
