@@ -91,8 +91,11 @@ class Composer(ui.element):
         self.set_generating(True)
         sent_from = self.conversation_id  # sending may move the page to a new conversation
         if await self._on_send(text):
-            self.input.value = ""
             ui.run_javascript(f"scDrafts.clear({json.dumps(sent_from)})")
+            if self.input.value == text:
+                self.input.value = ""
+            else:  # typed while the send was handled: the next words stay, as this chat's draft
+                ui.run_javascript(f"scDrafts.save({json.dumps(self.input.value)})")
         else:
             self.set_generating(False)
 
