@@ -66,11 +66,11 @@ def body_blocks(response: httpx.Response) -> AsyncIterator[bytes]:
     (`IDLE_TIMEOUT_S`) alone: the SDK's read timeout (60 s for Azure) cut a longer pause as a dropped
     connection, and aiohttp re-armed a timer for it on every chunk."""
     raw = response.extensions.get(AIOHTTP_BODY)
-    if raw is None or response.headers.get("content-encoding", "identity").lower() != "identity":
-        return response.aiter_bytes()
-    if raw.connection is not None:
+    if raw is not None and raw.connection is not None:
         raw.connection.protocol.read_timeout = None
         raw.connection.protocol.start_timeout()  # drops the timer armed by the last read
+    if raw is None or response.headers.get("content-encoding", "identity").lower() != "identity":
+        return response.aiter_bytes()
     return raw.content.iter_any()
 
 

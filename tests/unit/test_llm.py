@@ -39,12 +39,14 @@ async def test_a_gzip_encoded_event_stream_is_read_as_text(fake_upstream: FakeUp
     assert isinstance(parts[-1], Ending) and parts[-1].finish_reason == "stop"
 
 
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
 async def test_a_pause_mid_stream_longer_than_the_sdks_read_timeout_is_not_a_dropped_connection(
-    fake_upstream: FakeUpstream,
+    fake_upstream: FakeUpstream, gzip: bool
 ) -> None:
     """How long a stream may pause is IDLE_TIMEOUT_S's to say (the generation's watchdog), not the
-    SDK's read timeout: a model that thinks for a minute mid-answer was cut as "connection dropped"."""
-    fake_upstream.enqueue(Reply(text="Slow but whole.").tokens_per_second(2))  # 0.5 s between chunks
+    SDK's read timeout: a model that thinks for a minute mid-answer was cut as "connection dropped".
+    Also when a proxy gzips the stream (then httpx decodes it)."""
+    fake_upstream.enqueue(Reply(text="Slow but whole.", gzip=gzip).tokens_per_second(2))  # 0.5 s between chunks
     backend = backend_for(fake_upstream)
     backend.client = backend.client.with_options(timeout=0.25)
     parts = [part async for part in backend.stream([{"role": "user", "content": "hi"}], True)]
