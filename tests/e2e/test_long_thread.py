@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_chat import chat_url
+from tests.e2e.test_chat import chat_url, send
 from tests.fake_upstream import FakeUpstream
 from tests.seed import owner_of, seed_turns
 
@@ -32,9 +32,7 @@ def test_long_thread_opens_at_the_newest_turn_and_loads_older_ones(
 ) -> None:
     app = app_server()
     page.goto(app.url)
-    box = page.get_by_role("textbox", name="Message")
-    box.fill("start")
-    box.press("Enter")
+    send(page, "start")
     expect(page.locator('[data-role="assistant"]')).to_have_attribute("data-status", "done")
     conversation_id = chat_url(page).rsplit("/", 1)[1]
     db_url = f"sqlite:///{app.data_dir / 'streamchat.db'}"
@@ -79,8 +77,7 @@ def test_long_thread_opens_at_the_newest_turn_and_loads_older_ones(
     assert questions(page) == expected
 
     # A follow-up is answered with the history before it, not just the turns on screen.
-    box.fill("and now?")
-    box.press("Enter")
+    send(page, "and now?")
     sent = [m["content"] for m in fake_upstream.wait_for_request(2).messages]
     assert sent[-1] == "and now?" and sent[-3] == f"question {TURNS - 1:03d}"
     expect(page.locator('[data-role="assistant"]').last).to_have_attribute("data-status", "done")

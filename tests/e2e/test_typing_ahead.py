@@ -6,7 +6,7 @@ import sqlite3
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_chat import last_answer
+from tests.e2e.test_chat import last_answer, send
 from tests.fake_upstream import FakeUpstream
 
 
@@ -15,16 +15,14 @@ def test_text_typed_while_a_send_is_handled_stays_in_the_box(
 ) -> None:
     app = app_server()
     page.goto(app.url)
-    box = page.get_by_role("textbox", name="Message")
-    box.fill("warm up")
-    box.press("Enter")
+    send(page, "warm up")
     expect(last_answer(page)).to_have_attribute("data-status", "done")
     lock = sqlite3.connect(app.data_dir / "streamchat.db", isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")  # another process holds the database: the send waits for it
     try:
-        box.fill("first question")
-        box.press("Enter")
+        send(page, "first question")
         expect(page.get_by_role("button", name="Stop")).to_be_visible()  # the server is handling the send
+        box = page.get_by_role("textbox", name="Message")
         box.fill("and my next one")  # the box sends its value over the same socket, after the Enter
     finally:
         lock.rollback()  # the send's rows go in; SQLite's busy handler was sleeping long before this
