@@ -92,6 +92,18 @@ def main() -> None:
     print(f"\nmedians of {rounds} rounds ({mode})")
     for name, got in rows.items():
         print(name, json.dumps({k: round(statistics.median(r[k] for r in got), 3) for k in got[0]}))
+    print_paired(rows)
+
+
+def print_paired(rows: dict[str, list[dict[str, float]]]) -> None:
+    """Each checkout against the first, round by round: on a machine where the same code's median moves
+    ±10 % between invocations, the rounds' ratios and how many went each way say more than two medians."""
+    (first, base), *others = rows.items()
+    for name, got in others:
+        ratios = [r["cpu_ms_per_token"] / b["cpu_ms_per_token"] for r, b in zip(got, base, strict=True)]
+        lower = sum(x < 1 for x in ratios)
+        print(f"{name} / {first} CPU per token, per round: median {statistics.median(ratios):.3f}"
+              f" ({' '.join(f'{x:.2f}' for x in ratios)}); lower in {lower} of {len(ratios)}")
 
 
 if __name__ == "__main__":
