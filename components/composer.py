@@ -11,27 +11,64 @@ from nicegui.events import GenericEventArguments
 # Enter without Shift (and not while an IME is composing) sends; the default newline is suppressed.
 ENTER_SENDS = """(e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-    e.preventDefault(); emit({key: 'send', text: e.target.value});
+    e.preventDefault();
+    const text = scDrafts.take(e.target);
+    if (text !== null) emit({key: 'send', text});
   }
   else if (e.key === 'Escape') { emit({key: 'stop'}); }
+}"""
+
+# The Send button hands the box's text over as Enter does.
+SEND_CLICKED = """() => {
+  const box = scDrafts.box(BOX), text = box && scDrafts.take(box);
+  if (text) emit({key: 'send', text});
 }"""
 
 # Drafts live in the browser's localStorage, written on every change by the page itself, so text
 # typed while the websocket is down survives the reload NiceGUI does when it reconnects. The key
 # comes from the URL (`/c/<id>`, or "new"), so the server never has to send one; the script is
 # part of the page, so the per-keystroke handler and the element updates stay tiny.
+# A send empties the box in the browser, at once: whatever is typed after Enter is the next message,
+# and no update from the server can overwrite it. Until the server has the text it waits under the
+# key's ".sending" entry, so a reload puts it back; a send that does not happen gives it back.
 DRAFTS_SCRIPT = """
 <script>
 window.scDrafts = {
   key: (id) => "streamchat.draft." + (id ?? "new"),
   here: () => scDrafts.key(location.pathname.match(/\\/c\\/([^/]+)$/)?.[1]),
   save: (text) => text ? localStorage.setItem(scDrafts.here(), text) : localStorage.removeItem(scDrafts.here()),
-  clear: (id) => localStorage.removeItem(scDrafts.key(id)),
-  restore: (elementId) => {
+  box: (elementId) => {
     const root = getHtmlElement(elementId);
-    const box = root && (root.matches("textarea") ? root : root.querySelector("textarea"));
-    const draft = localStorage.getItem(scDrafts.here());
-    if (box && draft && !box.value) { box.value = draft; box.dispatchEvent(new Event("input", {bubbles: true})); }
+    return root && (root.matches("textarea") ? root : root.querySelector("textarea"));
+  },
+  set: (box, text) => { box.value = text; box.dispatchEvent(new Event("input", {bubbles: true})); },
+  take: (box) => {
+    const text = box.value;
+    if (!text.trim() || box.closest(".composer")?.hasAttribute("data-generating")) return null;
+    localStorage.setItem(scDrafts.here() + ".sending", text);
+    scDrafts.handed = true;
+    scDrafts.set(box, "");
+    return text;
+  },
+  forget: (id) => localStorage.removeItem(scDrafts.key(id) + ".sending"),
+  sent: (elementId, id) => {  // what was typed since is the draft of the chat the page now shows
+    scDrafts.forget(id);
+    if (scDrafts.key(id) !== scDrafts.here()) localStorage.removeItem(scDrafts.key(id));
+    const box = scDrafts.box(elementId);
+    if (box) scDrafts.save(box.value);
+  },
+  giveBack: (elementId, id, text) => {
+    scDrafts.forget(id);
+    const box = scDrafts.box(elementId);
+    if (box && !box.value.startsWith(text)) scDrafts.set(box, box.value ? text + "\\n" + box.value : text);
+  },
+  restore: (elementId) => {  // a send of this page is the server's, not a leftover of an earlier page
+    const box = scDrafts.box(elementId), here = scDrafts.here();
+    const sending = scDrafts.handed ? null : localStorage.getItem(here + ".sending");
+    const text = [sending, localStorage.getItem(here)].filter(Boolean).join("\\n");
+    if (!box || !text || box.value) return;
+    if (sending) localStorage.removeItem(here + ".sending");
+    scDrafts.set(box, text);
   },
 };
 </script>
@@ -60,11 +97,8 @@ class Composer(ui.element):
             self.input.on("keydown", self._key, js_handler=ENTER_SENDS)
             self.input.on("update:model-value", js_handler="(text) => scDrafts.save(text)")
             self.input.on_value_change(lambda _e: self._refresh())
-            self.send_btn = (
-                ui.button(icon="arrow_upward", on_click=self.send)
-                .props("round unelevated aria-label=Send")
-                .mark("send")
-            )
+            self.send_btn = ui.button(icon="arrow_upward").props("round unelevated aria-label=Send").mark("send")
+            self.send_btn.on("click", self._key, js_handler=SEND_CLICKED.replace("BOX", str(self.input.id)))
             self.send_btn.tooltip("Send (Enter)")
             self.stop_btn = ui.button(icon="stop", on_click=self._stop).props(
                 "round unelevated color=negative aria-label=Stop"
@@ -79,31 +113,41 @@ class Composer(ui.element):
     async def _key(self, event: GenericEventArguments) -> None:
         args = event.args if isinstance(event.args, dict) else {}
         if args.get("key") == "send":
-            self.input.value = str(args.get("text", self.input.value or ""))
-            await self.send()
+            await self.send(str(args.get("text") or ""))
         elif args.get("key") == "stop":
             self._stop()
 
-    async def send(self) -> None:
-        text = self.input.value or ""
-        if self.generating or not text.strip():
+    async def send(self, text: str) -> None:
+        """`text` left the box when Enter or Send was pressed (see DRAFTS_SCRIPT); a send that does
+        not happen puts it back in front of whatever was typed since."""
+        sent_from = self.conversation_id  # sending may move the page to a new conversation
+        if not text.strip():
+            return
+        if self.generating:  # the browser had not heard yet that an answer is being written
+            self._give_back(sent_from, text)
             return
         self.set_generating(True)
-        sent_from = self.conversation_id  # sending may move the page to a new conversation
         if await self._on_send(text):
-            ui.run_javascript(f"scDrafts.clear({json.dumps(sent_from)})")
-            if self.input.value == text:
-                self.input.value = ""
-            else:  # typed while the send was handled: the next words stay, as this chat's draft
-                ui.run_javascript(f"scDrafts.save({json.dumps(self.input.value)})")
+            ui.run_javascript(f"scDrafts.sent({self.input.id}, {json.dumps(sent_from)})")
         else:
             self.set_generating(False)
+            self._give_back(sent_from, text)
+
+    def _give_back(self, sent_from: str | None, text: str) -> None:
+        ui.run_javascript(f"scDrafts.giveBack({self.input.id}, {json.dumps(sent_from)}, {json.dumps(text)})")
 
     def _stop(self) -> None:
         if self.generating:
             self._on_stop()
 
     def set_generating(self, generating: bool) -> None:
+        """Also told to the browser (`data-generating`), whose Enter then leaves the text in the box."""
+        if generating != self.generating:
+            if generating:
+                self._props["data-generating"] = ""
+            else:
+                self._props.pop("data-generating", None)
+            self.update()
         self.generating = generating
         self._refresh()
 

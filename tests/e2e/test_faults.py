@@ -87,10 +87,13 @@ def test_a_locked_database_is_said_and_the_answer_survives_until_saved(
         expect(answer).to_have_attribute("data-status", "done")
         expect(page.get_by_role("button", name="Send")).to_be_visible()  # the composer is usable at once
         send(page, "A follow-up while locked")
+        box = page.get_by_role("textbox", name="Message")
+        expect(box).to_have_value("")
+        box.press_sequentially("and more")  # typed on while the send waits for the database
         # the final save waits out SQLite's 10 s busy timeout before it is known to have failed
         expect(answer.get_by_role("alert")).to_contain_text("could not be saved", timeout=25_000)
         expect(page.get_by_text("Your message could not be saved: the database is busy")).to_be_visible(timeout=25_000)
-        expect(page.get_by_role("textbox", name="Message")).to_have_value("A follow-up while locked")
+        expect(box).to_have_value("A follow-up while locked\nand more")  # given back, in front
         expect(page.get_by_role("button", name="Send")).to_be_visible()
         screenshot(page, "not-saved.png")
         message_id = answer.get_attribute("data-message-id") or ""
