@@ -21,7 +21,7 @@ from nicegui.testing import User
 from services.models import Message
 from services.store import Store
 from tests.fake_upstream import FakeUpstream, Reply
-from tests.ui.test_page import setup, wait_for_answer
+from tests.ui.test_page import send, setup, wait_for_answer
 
 CATCH_UP = "catch up with another tab"  # the task name ChatPage gives it
 
@@ -65,8 +65,7 @@ async def test_tab_closed_while_catching_up_with_another_tab(
     fake_upstream.enqueue(Reply(text="Second answer."))
     setup(fake_upstream, tmp_path)
     tab_a = await user.open("/")
-    user.find(marker="message").type("first")
-    user.find(marker="send").click()
+    send(user, "first")
     await wait_for_answer(user)
     with sqlite3.connect(tmp_path / "streamchat.db") as db:
         [(conversation_id,)] = db.execute("SELECT id FROM conversation").fetchall()
@@ -84,8 +83,7 @@ async def test_tab_closed_while_catching_up_with_another_tab(
         return await original(self, owner, conv, **page)
 
     monkeypatch.setattr(Store, "list_turns", held_read)
-    user.find(marker="message").type("second")
-    user.find(marker="send").click()  # in tab B: tab A hears of the new answer and catches up
+    send(user, "second")  # in tab B: tab A hears of the new answer and catches up
     await asyncio.wait_for(entered.wait(), 5)
     tab_a.delete()  # the tab is closed: NiceGUI deletes its client...
     gone = weakref.ref(tab_a)

@@ -12,7 +12,7 @@ from nicegui.testing import User
 
 from services.transfer import MAX_IMPORT_BYTES
 from tests.fake_upstream import FakeUpstream, Reply
-from tests.ui.test_page import setup, wait_for_answer
+from tests.ui.test_page import send, setup, wait_for_answer
 
 
 async def start(user: User, fake: FakeUpstream, tmp_path: Path, text: str) -> None:
@@ -21,8 +21,7 @@ async def start(user: User, fake: FakeUpstream, tmp_path: Path, text: str) -> No
     setup(fake, tmp_path)
     user.javascript_rules[re.compile(r".*resolvedOptions\(\)\.timeZone")] = lambda _: "Asia/Tokyo"
     await user.open("/")
-    user.find(marker="message").type(text)
-    user.find(marker="send").click()
+    send(user, text)
     await wait_for_answer(user)
 
 
