@@ -440,6 +440,7 @@ class ChatPage:
             if self.conversation_id != sent.conversation.id:  # a new chat starts with the owner's defaults
                 self._set_steering(Steering.of(sent.conversation))
             self._adopt(sent.conversation.id)
+            self.composer.accepted()
             self._show_sent(sent)
         await self.sidebar.refresh()
         return True

@@ -85,6 +85,7 @@ class Composer(ui.element):
         self._on_send, self._on_stop = on_send, on_stop
         self.generating = False
         self.conversation_id = conversation_id  # whose draft this box holds (None: a chat not started yet)
+        self._sent_from = conversation_id  # the chat the send under way left from
         ui.add_body_html(DRAFTS_SCRIPT)
         self.classes("composer w-full max-w-3xl mx-auto")
         with self, ui.row().classes("w-full items-end no-wrap gap-2"):
@@ -120,18 +121,22 @@ class Composer(ui.element):
     async def send(self, text: str) -> None:
         """`text` left the box when Enter or Send was pressed (see DRAFTS_SCRIPT); a send that does
         not happen puts it back in front of whatever was typed since."""
-        sent_from = self.conversation_id  # sending may move the page to a new conversation
         if not text.strip():
             return
         if self.generating:  # the browser had not heard yet that an answer is being written
-            self._give_back(sent_from, text)
+            self._give_back(self.conversation_id, text)
             return
         self.set_generating(True)
-        if await self._on_send(text):
-            ui.run_javascript(f"scDrafts.sent({self.input.id}, {json.dumps(sent_from)})")
-        else:
+        self._sent_from = self.conversation_id  # sending may move the page to a new conversation
+        if not await self._on_send(text):
             self.set_generating(False)
-            self._give_back(sent_from, text)
+            self._give_back(self._sent_from, text)
+
+    def accepted(self) -> None:
+        """The server has the text: nothing waits to be put back, and what was typed since is the draft
+        of the chat the page shows now. Called by the page as soon as the send is stored, before the
+        answer can show: a reload after it must not bring the text back."""
+        ui.run_javascript(f"scDrafts.sent({self.input.id}, {json.dumps(self._sent_from)})")
 
     def _give_back(self, sent_from: str | None, text: str) -> None:
         ui.run_javascript(f"scDrafts.giveBack({self.input.id}, {json.dumps(sent_from)}, {json.dumps(text)})")
