@@ -32,6 +32,9 @@ body.body--dark .msg-note-error { background: #3b1d1d; color: #fecaca; }
 body.body--dark .msg-note-info { background: #1f2937; color: #cbd5e1; }
 .msg-actions { min-height: 0; opacity: .75; }
 .composer { padding: .5rem 1rem 1rem; }
+/* A long paste grows the box up to here, then scrolls inside it (Quasar's autogrow honours max-height):
+   the box sits in the fixed footer, and without a cap it covered the whole conversation. */
+.composer-input { max-height: 40vh; }
 .sidebar .conv-item { display: block; width: 100%; padding: .45rem .6rem; border-radius: .4rem;
   color: inherit; text-decoration: none; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .sidebar .conv-item:hover { background: rgba(127,127,127,.12); }
