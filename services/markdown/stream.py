@@ -357,11 +357,11 @@ class MarkdownStream:
         elif len(rest) == 1 and rest[0].type == "table_open":
             display = self._table_start(rest[0].line, tail_src, lines) or ""
         if not display and rest:
-            display = render_block_source(tail_src[lines[rest[0].line] :], refs=refs)
+            block = tail_src[lines[rest[0].line] :]
+            display = render_block_source(block, refs=refs)
             if len(rest) == 1 and rest[0].type == "paragraph_open":
-                para = tail_src[lines[rest[0].line] :]
-                line = para[para.rfind("\n") + 1 :]
-                self._para = self._plain_start(self._base + lines[rest[0].line], line, para, display, "</p>\n")
+                line = block[block.rfind("\n") + 1 :]
+                self._para = self._plain_start(self._base + lines[rest[0].line], line, block, display, "</p>\n")
         self._base += cut
         return self._set_tail(display, committed)
 
@@ -481,9 +481,13 @@ class MarkdownStream:
         else:  # lines completed: their plain text gives way to their colours
             cut, cut_u16 = f.open_len, f.open_u16
             ins = (highlight_code(done, f.lang) if done else "") + f.show_open(partial)
-        foot = len(CODE_FOOT)
-        at = self._tail_u16 - foot - cut_u16
-        self._tail = self._tail[: len(self._tail) - foot - cut] + ins + CODE_FOOT
+        return self._splice_before(CODE_FOOT, cut, cut_u16, ins)
+
+    def _splice_before(self, foot: str, cut: int, cut_u16: int, ins: str) -> Patch:
+        """Replace the ``cut`` characters (``cut_u16`` UTF-16 units) just before ``foot``, which ends the
+        tail, with ``ins``: the open block grew at its end, the HTML closing it stays."""
+        at = self._tail_u16 - u16len(foot) - cut_u16
+        self._tail = self._tail[: len(self._tail) - len(foot) - cut] + ins + foot
         self._tail_u16 += u16len(ins) - cut_u16
         return Patch(splice=(at, cut_u16, ins))
 
@@ -573,11 +577,7 @@ class MarkdownStream:
             return Patch()
         ins = " " * p.spaces + text
         p.spaces = len(new) - len(text)
-        foot = len(p.foot)
-        at = self._tail_u16 - u16len(p.foot)
-        self._tail = self._tail[:-foot] + ins + p.foot
-        self._tail_u16 += u16len(ins)
-        return Patch(splice=(at, 0, ins))
+        return self._splice_before(p.foot, 0, 0, ins)
 
     # -- open table ---------------------------------------------------------------------------
 
