@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
+from components.attributes import set_attribute
+
 # Enter without Shift (and not while an IME is composing) sends; the default newline is suppressed.
 ENTER_SENDS = """(e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -147,12 +149,7 @@ class Composer(ui.element):
 
     def set_generating(self, generating: bool) -> None:
         """Also told to the browser (`data-generating`), whose Enter then leaves the text in the box."""
-        if generating != self.generating:
-            if generating:
-                self._props["data-generating"] = ""
-            else:
-                self._props.pop("data-generating", None)
-            self.update()
+        set_attribute(self, "data-generating", "" if generating else None)
         self.generating = generating
         self._refresh()
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from nicegui import ui
 
 from components.answer_meta import AnswerMeta
+from components.attributes import set_attribute
 from components.markdown_view import MarkdownView
 from services import events
 from services.models import REFUSAL_NOTE, Message, Phase, Role, Status
@@ -233,8 +233,8 @@ class AssistantMessage(ui.element):
         if phase != self._phase and phase in SPOKEN_PHASE and self._sentences is not None:
             self._speak(SPOKEN_PHASE[phase] or detail)
         self._phase = phase
-        self._set_attr("data-status", Status.STREAMING)
-        self._set_attr("data-phase", phase)
+        set_attribute(self, "data-status", Status.STREAMING)
+        set_attribute(self, "data-phase", phase)
         self.status_line.text = detail or PHASE_TEXT[phase]
         self.status_line.classes(replace="msg-status thinking" if phase in COUNTING else "msg-status")
         self._ticker.active = phase in COUNTING
@@ -255,8 +255,8 @@ class AssistantMessage(ui.element):
         self.message.status, self.message.error = status, note
         self._phase = None
         self._ticker.active = False
-        self._set_attr("data-status", status)
-        self._set_attr("data-phase", None)  # a final status is no phase
+        set_attribute(self, "data-status", status)
+        set_attribute(self, "data-phase", None)  # a final status is no phase
         self.status_line.text = "Generating…" if status == Status.STREAMING else ""
         self.status_line.classes(replace="msg-status")
         self.note.text = "Stopped." if status == Status.STOPPED else note
@@ -268,16 +268,6 @@ class AssistantMessage(ui.element):
             self.meta.show(self.message)
         else:
             self.meta.set_visibility(False)
-
-    def _set_attr(self, name: str, value: Any) -> None:
-        """Sends an update only on a change; None removes the attribute."""
-        new = None if value is None else str(value)
-        if self._props.get(name) != new:
-            if new is None:
-                del self._props[name]
-            else:
-                self._props[name] = new
-            self.update()
 
     # actions -------------------------------------------------------------------------------
 
