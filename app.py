@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
         favicon="💬",
         storage_secret=secret,
         show_welcome_message=False,
+        # One socket message per flush and page, a few hundred bytes each: deflating each took 30–40 µs
+        # of the server's CPU, ~8 % of a page's cost per token at 30 tokens/s (bench/LOAD.md, session 11).
+        ws_per_message_deflate=False,
         proxy_headers=False,  # PeerMiddleware applies X-Forwarded-* (TRUSTED_PROXIES), keeping the socket peer
         root_path=(settings.root_path if args.root_path is None else args.root_path).rstrip("/"),
         **({"log_config": None} if settings.log_format == "json" else {}),  # uvicorn's lines too, as JSON
