@@ -398,8 +398,12 @@ def run(args: argparse.Namespace) -> None:
                 server, key, fake_url, "api", min(args.streams, 10), -1, sent, Idle(0, 0), args.rate, 1
             )  # warm-up
             idle = measure_idle(server)
+            pinned = ""
+            if br.APP_CPUS:
+                pinned = f" on CPU {sorted(br.APP_CPUS)}, the rest on {sorted(os.sched_getaffinity(0))}"
             print(
-                f"idle CPU {idle.per_s:.3f} s/s, {idle.per_probe * 1000:.2f} ms per probe; app pid {server.proc.pid}",
+                f"idle CPU {idle.per_s:.3f} s/s, {idle.per_probe * 1000:.2f} ms per probe; app pid {server.proc.pid}"
+                + pinned,
                 flush=True,
             )  # type: ignore[union-attr]
             if args.pages:
@@ -456,7 +460,11 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=0, help="Chromium pages, one answer each (0: none)")
     parser.add_argument("--app", type=Path, default=ROOT,
                         help="checkout whose app.py to measure (`git archive REV`); bench and venv are this one's")
+    parser.add_argument("--pin", action="store_true",
+                        help="the app on CPU 0, the fake upstream, load client and Chromium on the others")
     args = parser.parse_args()
+    if args.pin:
+        br.pin_app()
     br.ROOT = args.app.resolve()  # where bench.run.Server starts app.py
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     run(args)

@@ -3,6 +3,7 @@
     git archive 292002b | tar -x -C /tmp/co/base        # one directory per commit to compare
     uv run python bench/pages_ab.py load 3 base=/tmp/co/base after=.
     uv run python bench/pages_ab.py run 3 base=/tmp/co/base after=.
+    uv run python bench/pages_ab.py load 8 --pin base=/tmp/co/base after=.   # see bench.run.pin_app
 
 ``load``: bench/load.py's pages phase (4 Chromium pages, one 300-token answer each at 30 tokens/s,
 server CPU per token). ``run``: bench/run.py's 4 pages × 600 tokens at 150 tokens/s (token→screen
@@ -44,8 +45,10 @@ def start(name: str, path: Path, fake: object, tmp: Path) -> br.Server:
 
 
 def main() -> None:
-    mode, rounds = sys.argv[1], int(sys.argv[2])
-    checkouts = {name: Path(path) for name, path in (a.split("=", 1) for a in sys.argv[3:])}
+    mode, rounds, *rest = sys.argv[1:]
+    if "--pin" in rest:
+        br.pin_app()
+    checkouts = {name: Path(path) for name, path in (a.split("=", 1) for a in rest if a != "--pin")}
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     from playwright.sync_api import sync_playwright
 
@@ -67,7 +70,7 @@ def main() -> None:
                 c0 = server.cpu()
                 time.sleep(2.0)
                 idle[name] = (server.cpu() - c0) / 2.0
-            for rnd in range(rounds):
+            for rnd in range(int(rounds)):
                 for name in list(servers) if rnd % 2 == 0 else list(servers)[::-1]:
                     br.wait_quiet(max_wait=5.0)  # the machine is never quiet for long: record, don't wait
                     if mode == "load":
@@ -89,7 +92,7 @@ def main() -> None:
                 fake_proc.wait(10)
             else:
                 fake.stop()  # type: ignore[union-attr]
-    print(f"\nmedians of {rounds} rounds ({mode})")
+    print(f"\nmedians of {rounds} rounds ({mode}{', app pinned' if br.APP_CPUS else ''})")
     for name, got in rows.items():
         print(name, json.dumps({k: round(statistics.median(r[k] for r in got), 3) for k in got[0]}))
     print_paired(rows)

@@ -55,6 +55,7 @@ PROBE_JS = (Path(__file__).with_name("probe.js")).read_text()
 SENTENCE = 80  # characters: a jump at least this big shows a whole sentence at once
 CUTOFF_S = 30.0  # an answer not on screen this long after the upstream's last token is cut off
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback never via a proxy
+APP_CPUS: set[int] | None = None  # set by pin_app(); None: app servers float over every core
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,18 @@ APPS = {
 
 
 # ------------------------------------------------------------------------------------- servers
+def pin_app() -> None:
+    """App servers on the first CPU, everything else this bench starts (Chromium, the fake upstream, the
+    load client) on the others, as on a server whose browsers and callers run elsewhere. Sharing its two
+    cores with four Chromium pages cost the app a quarter more CPU per token (bench/LOAD.md, session 11)."""
+    global APP_CPUS
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least two CPUs")
+    APP_CPUS = {min(cpus)}
+    os.sched_setaffinity(0, cpus - APP_CPUS)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,6 +124,8 @@ class Server:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        if APP_CPUS is not None:  # before the app starts its threads: they inherit it
+            os.sched_setaffinity(self.proc.pid, APP_CPUS)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
