@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 NEWS = f"{PREFIX}news"
 RUNNING = f"{PREFIX}running"
 FOLLOW_GRACE_S = 120.0  # a reader follows at most MAX_GENERATION_S plus this (reaping, saving)
+LISTEN_WAIT_S = 2.0  # how long `start` waits to be subscribed to the news before going on without
 
 
 def instance_key(instance: str) -> str:
@@ -76,6 +77,7 @@ class Cluster:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self.reachable = True
+        self._listening = asyncio.Event()  # subscribed to the news at least once
         self.hub: GenerationHub | None = None
         self.changes: Changes | None = None
 
@@ -84,9 +86,13 @@ class Cluster:
         changes.relay = self.relay
 
     async def start(self, *loops: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Heartbeat and news, plus the caller's loops (the reaper); never fails on an unreachable Redis."""
+        """Heartbeat and news, plus the caller's loops (the reaper). Returns once subscribed to the news,
+        so an answer another instance starts right after is heard (a publish reaches only subscribers);
+        on an unreachable Redis, after LISTEN_WAIT_S: it never fails."""
         for loop in (self._heartbeat, self._listen, *loops):
             self._loops.append(asyncio.get_running_loop().create_task(loop(), name=f"cluster-{loop.__name__}"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT_S)
 
     async def close(self) -> None:
         """After the hub stopped this instance's answers: their last entries out, then leave."""
@@ -256,6 +262,7 @@ class Cluster:
             try:
                 await pubsub.subscribe(NEWS)
                 await self._reload_registry()
+                self._listening.set()
                 async for message in pubsub.listen():
                     with contextlib.suppress(ValueError, KeyError, TypeError):
                         self._on_news(orjson.loads(message["data"]))

@@ -15,7 +15,7 @@ from services import events
 from services.answer_stream import stream_key
 from services.changes import Changed
 from services.chat import ChatService, Sent
-from services.cluster import RUNNING, Cluster, instance_key, running_json
+from services.cluster import NEWS, RUNNING, Cluster, instance_key, running_json
 from services.generation import GenerationHub
 from services.llm import openai_backend
 from services.models import Message, Role, Status
@@ -95,6 +95,21 @@ async def read_all(stream: AsyncIterator[events.AnswerEvent]) -> tuple[str, even
             elif isinstance(event, events.Done):
                 return text, event
     raise AssertionError("no Done")
+
+
+async def test_a_started_instance_already_hears_the_others(fake_upstream: FakeUpstream, redis_url: str,
+                                                           tmp_path: Path) -> None:
+    """Redis hands news only to the channel's subscribers at that moment: an instance that returned
+    from `start` and subscribed a moment later missed an answer started elsewhere in that moment."""
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    inst = await make_instance(db_url, settings_for(fake_upstream, redis_url))
+    other = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert await other.pubsub_numsub(NEWS) == [(NEWS, 1)]
+    finally:
+        await other.aclose()
+        await stop_instances(inst)
+        close_database(db_url)
 
 
 async def test_an_answer_running_on_one_instance_is_followed_on_another_exactly_once(
